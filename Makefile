@@ -1,0 +1,41 @@
+# Model Foundry: the two commands (`make quickstart`, `make test`) and the chores around them.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+# The CPU build of torch is installed first, pinned, so that nothing pulls a multi-GB CUDA build.
+TORCH ?= torch==2.13.0
+PYTEST_ARGS ?=
+
+.PHONY: quickstart test test-all export readme clean-runs
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstalled whenever pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet "$(TORCH)"
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+quickstart: $(VENV)/.installed
+	$(BIN)/model-foundry synthetic data/synthetic
+	$(BIN)/model-foundry train configs/quickstart.yaml
+	$(BIN)/model-foundry plot runs/quickstart
+
+test: $(VENV)/.installed
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-all: $(VENV)/.installed
+	MODEL_FOUNDRY_TEST_FLAGS="slow" $(BIN)/python -m pytest --runslow $(PYTEST_ARGS)
+
+export: $(VENV)/.installed
+	$(BIN)/nbdev-export
+	$(BIN)/nbdev-clean
+
+readme: $(VENV)/.installed
+	$(BIN)/nbdev-proc-nbs
+	$(BIN)/jupyter nbconvert --log-level=WARN --to markdown _proc/index.ipynb --output-dir . --output README
+
+clean-runs:
+	rm -rf runs data/tokenized data/tokenizers
