@@ -32,10 +32,10 @@ test-all: $(VENV)/.installed
 export: $(VENV)/.installed
 	$(BIN)/nbdev-export
 	$(BIN)/nbdev-clean
+	$(BIN)/python tools/readme.py
 
 readme: $(VENV)/.installed
-	$(BIN)/nbdev-proc-nbs
-	$(BIN)/jupyter nbconvert --log-level=WARN --to markdown _proc/index.ipynb --output-dir . --output README
+	$(BIN)/python tools/readme.py
 
 clean-runs:
 	rm -rf runs data/tokenized data/tokenizers

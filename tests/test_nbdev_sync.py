@@ -27,3 +27,13 @@ def test_export_and_clean_change_nothing(tmp_path):
     changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
     assert not changed, ("nbdev-export/nbdev-clean would change these files; run `make export` and commit the "
                          f"notebooks and modules together: {changed}")
+
+
+@pytest.mark.integration
+def test_readme_is_generated_from_the_index_notebook():
+    r = subprocess.run([sys.executable, str(ROOT / "tools" / "readme.py"), "--check"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    first = (ROOT / "README.md").read_text().split("\n\n")[:2]
+    assert first[0] == "# Model Foundry"
+    commands = [l.split("#")[0].strip() for l in first[1].splitlines()[1:-1]]
+    assert commands == ["make quickstart", "make test"], "the README must open with the two commands"
