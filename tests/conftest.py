@@ -28,9 +28,10 @@ def pytest_collection_modifyitems(config, items):
 
 
 # ---------------------------------------------------------------- configuration
+# The fixtures keep the names and values that tests written for the original Model Foundry expect.
 
 def tiny_config_dict(root: Path, **training) -> dict:
-    "A minimal valid config (2 layers, width 64) whose paths live under `root`."
+    "A minimal valid config (2 layers, width 64) whose paths live under `root`, for runs on disk."
     return {
         "experiment_name": "tiny",
         "random_seed": 0,
@@ -47,10 +48,53 @@ def tiny_config_dict(root: Path, **training) -> dict:
 
 
 @pytest.fixture
+def tiny_config():
+    "A minimal valid `ExperimentConfig` (2 layers, width 64, 10 steps) for tests that do not touch the disk."
+    from model_foundry.config import (DataConfig, ExperimentConfig, LoggingConfig, ModelConfig, TokenizerConfig,
+                                      TrainingConfig)
+    return ExperimentConfig(
+        experiment_name="test_exp",
+        data=DataConfig(source_corpus="test/data", training_corpus="test/data/train", batch_size=2,
+                        max_sequence_length=32, num_workers=0),
+        tokenizer=TokenizerConfig(output_dir="test/tokenizer", vocab_size=1000),
+        model=ModelConfig(layers=2, embedding_size=64, hidden_size=64, intermediate_hidden_size=128,
+                          attention_heads=2, activation_function="gelu", dropout=0.1, attention_dropout=0.1),
+        training=TrainingConfig(output_dir="test/output", learning_rate=1e-4, adam_beta1=0.9, adam_beta2=0.999,
+                                adam_epsilon=1e-8, epochs=1, train_steps=10, warmup_steps=2, use_amp=False,
+                                use_tf32=False, use_gradient_checkpointing=False, gradient_accumulation_steps=1),
+        logging=LoggingConfig(level="INFO", dir="test/logs", use_wandb=False),
+        random_seed=42)
+
+
+@pytest.fixture
+def invalid_config_data():
+    "A config dict with an invalid value in every section."
+    return {"experiment_name": "test",
+            "data": {"source_corpus": "test", "training_corpus": "test", "batch_size": -5, "max_sequence_length": 0},
+            "tokenizer": {"output_dir": "test", "vocab_size": -100},
+            "model": {"layers": 0, "embedding_size": 64, "hidden_size": 64, "intermediate_hidden_size": 128,
+                      "attention_heads": 2, "activation_function": "gelu", "dropout": 1.5, "attention_dropout": 0.1},
+            "training": {"output_dir": "test", "learning_rate": -0.001, "adam_beta1": 0.9, "adam_beta2": 0.999,
+                         "adam_epsilon": 0.0, "epochs": 0},
+            "logging": {"level": "INFO", "dir": "logs"},
+            "random_seed": 42}
+
+
+@pytest.fixture
 def temp_workspace(tmp_path):
-    "A clean experiment folder: corpus/, tokenizer/ and run/ live under it."
-    for d in ("corpus", "configs"): (tmp_path / d).mkdir()
-    return tmp_path
+    "A clean experiment folder with the usual subfolders (data/, models/, logs/, tokenizer/, configs/)."
+    ws = tmp_path / "workspace"
+    for d in ("data/tokenized", "data/chunked", "models", "logs", "tokenizer", "configs", "corpus"):
+        (ws / d).mkdir(parents=True)
+    return ws
+
+
+@pytest.fixture
+def temp_config_file(tmp_path, tiny_config):
+    "`tiny_config` written as YAML; returns its path as a string."
+    path = tmp_path / "test_config.yaml"
+    path.write_text(yaml.safe_dump(tiny_config.model_dump(mode="json"), sort_keys=False))
+    return str(path)
 
 
 @pytest.fixture
@@ -60,43 +104,19 @@ def tiny_corpus(temp_workspace):
     return write_corpus(temp_workspace / "corpus", n_train=1500, n_dev=50, n_test=200, n_pairs=20, seed=0)
 
 
-@pytest.fixture
-def tiny_config(temp_workspace):
-    "A minimal valid `ExperimentConfig` for fast tests (paths under `temp_workspace`)."
-    from model_foundry.config import ExperimentConfig
-    return ExperimentConfig(**tiny_config_dict(temp_workspace))
-
-
-@pytest.fixture
-def invalid_config_data(temp_workspace):
-    "A config dict with a bad value (negative learning rate)."
-    d = tiny_config_dict(temp_workspace)
-    d["training"]["learning_rate"] = -1.0
-    return d
-
-
-@pytest.fixture
-def temp_config_file(temp_workspace):
-    "The tiny config written as YAML to configs/tiny.yaml."
-    path = temp_workspace / "configs" / "tiny.yaml"
-    path.write_text(yaml.safe_dump(tiny_config_dict(temp_workspace), sort_keys=False))
-    return path
-
-
-# ---------------------------------------------------------------- data
+# ---------------------------------------------------------------- data: token-id sequences
 
 @pytest.fixture
 def tiny_dataset():
-    "100 token sequences of varied length (ids in [4, 100))."
-    rng = np.random.default_rng(0)
-    return [rng.integers(4, 100, size=int(n)).tolist() for n in rng.integers(5, 60, size=100)]
+    "100 token-id sequences of 10 to 50 ids in [1, 999]."
+    rng = random.Random(42)
+    return [[rng.randint(1, 999) for _ in range(rng.randint(10, 50))] for _ in range(100)]
 
 
 @pytest.fixture
 def fixed_length_dataset():
-    "50 token sequences, all of length 32."
-    rng = np.random.default_rng(1)
-    return [rng.integers(4, 100, size=32).tolist() for _ in range(50)]
+    "50 token-id sequences, all of length 32."
+    return [[i % 100 for i in range(32)] for _ in range(50)]
 
 
 @pytest.fixture
@@ -106,7 +126,7 @@ def empty_dataset():
 
 @pytest.fixture
 def single_sequence_dataset():
-    return [list(range(4, 36))]
+    return [[1, 2, 3, 4, 5, 6, 7, 8]]
 
 
 # ---------------------------------------------------------------- model and tokenizer
@@ -122,14 +142,22 @@ def tiny_model(tiny_config):
 def mock_tokenizer():
     "A whitespace word-level tokenizer with the special ids of Model Foundry's tokenizers (no training needed)."
     class WordTokenizer:
+        pad_token, bos_token, eos_token, unk_token = "<pad>", "<s>", "</s>", "<unk>"
         pad_token_id, bos_token_id, eos_token_id, unk_token_id = 0, 1, 2, 3
         def __init__(self): self.vocab = {"<pad>": 0, "<s>": 1, "</s>": 2, "<unk>": 3}
-        def encode(self, text, add_special_tokens=False):
-            return [self.vocab.setdefault(w, len(self.vocab)) for w in text.split()]
-        def encode_batch(self, lines): return [self.encode(l) for l in lines]
+        def encode(self, text, add_special_tokens=True):
+            ids = [self.vocab.setdefault(w, len(self.vocab)) for w in text.split()]
+            return [self.bos_token_id, *ids] if add_special_tokens else ids
+        def encode_batch(self, lines): return [self.encode(l, add_special_tokens=False) for l in lines]
         def decode(self, ids, skip_special_tokens=False):
             inv = {i: w for w, i in self.vocab.items()}
-            return " ".join(inv[i] for i in ids if not (skip_special_tokens and i < 4))
+            return " ".join(inv[int(i)] for i in ids if not (skip_special_tokens and int(i) < 4))
+        def __call__(self, text, add_special_tokens=True, return_tensors=None):
+            ids = self.encode(text, add_special_tokens)
+            if return_tensors == "pt":
+                import torch
+                ids = torch.tensor([ids])
+            return {"input_ids": ids}
         @property
         def vocab_size(self): return len(self.vocab)
         def __len__(self): return len(self.vocab)
@@ -146,13 +174,19 @@ def device():
 
 @pytest.fixture
 def deterministic_seed():
-    "Seed Python, NumPy and torch; returns the seed."
+    "Seed Python, NumPy and torch (every device); yields the seed."
     import torch
-    random.seed(1234); np.random.seed(1234); torch.manual_seed(1234)
-    return 1234
+    random.seed(42); np.random.seed(42); torch.manual_seed(42)
+    yield 42
 
 
 @pytest.fixture
+def skip_if_no_cuda():
+    import torch
+    if not torch.cuda.is_available(): pytest.skip("CUDA not available")
+
+
+@pytest.fixture(autouse=True)
 def cleanup_cuda():
     yield
     import torch
