@@ -75,11 +75,12 @@ def test_an_original_config_loads_unchanged(tmp_path):
     cfg = load_config(path)
     assert cfg.training.checkpoint_schedule == [] and cfg.dataset_manipulation == []
     assert cfg.training.log_base == 2 and cfg.logging.log_metrics_every_n_steps == 10
-    assert inert_settings(cfg) == [
+    assert inert_settings(cfg) == [  # max_errors_to_track is at its default: nothing to say about it
         "training.checkpointing_strategy has no effect in Model Foundry (the checkpoint schedule is set by "
-        "checkpoint_schedule or auto_generate_checkpoints and its fields)",
-        "logging.max_errors_to_track has no effect in Model Foundry (a run stops at its first error, which goes to "
-        "the log file)"]
+        "checkpoint_schedule or auto_generate_checkpoints and its fields)"]
+    cfg.logging.max_errors_to_track = 50
+    assert inert_settings(cfg)[-1] == ("logging.max_errors_to_track has no effect in Model Foundry (a run stops at "
+                                       "its first error, which goes to the log file)")
 
 
 def test_keys_of_older_versions_get_advice(tmp_path):

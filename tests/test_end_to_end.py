@@ -108,8 +108,8 @@ def test_original_schema_config_trains_and_checkpoints_load_with_transformers(tm
 
 def test_killed_run_resumes_to_the_same_weights(tmp_path):
     from safetensors.torch import load_file
-    steps = 60
-    whole = make_workspace(tmp_path / "whole", train_steps=steps)
+    steps = 130
+    whole = make_workspace(tmp_path / "whole", train_steps=steps)  # past the end of epoch 1 (step 96)
     assert train(whole).returncode == 0
     cut = make_workspace(tmp_path / "cut", train_steps=steps)
     run = cut / "models" / "babylm_style_tiny"

@@ -1,0 +1,25 @@
+"""`make quickstart`'s three commands, in a copy of the project: at least 8 checkpoints, loss.png, loadable models."""
+import shutil, subprocess, sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+MF = [sys.executable, "-m", "model_foundry.cli"]
+
+
+@pytest.mark.e2e
+def test_quickstart(tmp_path):
+    (tmp_path / "configs").mkdir()
+    shutil.copy(ROOT / "configs" / "quickstart.yaml", tmp_path / "configs" / "quickstart.yaml")
+    for args in (["synthetic", "data/synthetic"], ["train", "configs/quickstart.yaml"], ["plot", "runs/quickstart"]):
+        r = subprocess.run(MF + args, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, r.stderr[-3000:]
+    run = tmp_path / "runs" / "quickstart"
+    ckpts = sorted((p for p in run.glob("checkpoint-*")), key=lambda p: int(p.name.split("-")[1]))
+    assert len(ckpts) >= 8 and ckpts[0].name == "checkpoint-0"
+    assert (run / "loss.png").read_bytes()[:4] == b"\x89PNG"
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    tok, model = AutoTokenizer.from_pretrained(ckpts[-1]), AutoModelForCausalLM.from_pretrained(ckpts[-1])
+    out = model.generate(tok("the dogs near the", return_tensors="pt").input_ids, max_new_tokens=6, do_sample=False)
+    assert tok.decode(out[0], skip_special_tokens=True).startswith("the dogs near the")

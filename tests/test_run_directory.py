@@ -1,0 +1,102 @@
+"""The run directory is never lost or overwritten: foreign folders are refused, damaged checkpoints never make a run
+start over, and mistakes found on disk end before anything is written."""
+import json, shutil, subprocess, sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from safetensors.torch import load_file
+
+from conftest import tiny_config_dict
+from model_foundry.config import ConfigError, ExperimentConfig
+from model_foundry.trainer import Trainer
+from model_foundry.training.checkpointing import CheckpointError
+
+pytestmark = pytest.mark.integration
+
+
+def files_under(root: Path) -> dict:
+    return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()}
+
+
+def train(ws: Path, **training) -> Path:
+    return Trainer(ExperimentConfig(**tiny_config_dict(ws, **training)), base_dir=ws, progress=False).train()
+
+
+def weights(run: Path, step: int) -> dict:
+    return load_file(run / f"checkpoint-{step}" / "model.safetensors")
+
+
+@pytest.mark.parametrize("kind", ["a file", "a folder of other files"])
+def test_an_output_dir_holding_something_else_is_refused(temp_workspace, tiny_corpus, kind):
+    run = temp_workspace / "run"
+    if kind == "a file": run.write_text("my notes\n")
+    else: run.mkdir(); (run / "notes.txt").write_text("my notes\n")
+    before = files_under(temp_workspace)
+    with pytest.raises(ConfigError, match="is a file" if kind == "a file" else "holds files but no Model Foundry run"):
+        train(temp_workspace)
+    assert files_under(temp_workspace) == before
+
+
+def test_stray_files_in_checkpoints_do_not_restart_the_run(temp_workspace, tiny_corpus):
+    run = train(temp_workspace)
+    final = weights(run, 20)
+    for ckpt in run.glob("checkpoint-*"):
+        (ckpt / ".DS_Store").write_bytes(b"\0")
+        (ckpt / "notes.txt").write_text("looks good\n")
+    shutil.rmtree(run / "checkpoint-20")  # as if killed after checkpoint-10
+    untouched = (run / "checkpoint-5" / "model.safetensors").stat().st_mtime_ns
+    train(temp_workspace)
+    assert (run / "checkpoint-5" / "model.safetensors").stat().st_mtime_ns == untouched  # not trained again
+    resumed = weights(run, 20)
+    assert all(torch.equal(final[k], resumed[k]) for k in final)
+    steps = [json.loads(l)["step"] for l in (run / "metrics.jsonl").read_text().splitlines()]
+    assert steps == sorted(set(steps))
+
+
+def test_damaged_checkpoints_stop_the_run_instead_of_overwriting_it(temp_workspace, tiny_corpus):
+    run = train(temp_workspace)
+    shutil.rmtree(run / "checkpoint-20")
+    for ckpt in run.glob("checkpoint-*"):
+        with open(ckpt / "model.safetensors", "ab") as f: f.write(b"\0")
+    before = files_under(run)
+    with pytest.raises(CheckpointError, match="has checkpoints but none to continue from"):
+        train(temp_workspace)
+    assert files_under(run) == before
+
+
+def test_leftovers_of_an_interrupted_save_are_cleared(temp_workspace, tiny_corpus):
+    run = train(temp_workspace)
+    shutil.copytree(run / "checkpoint-10", run / ".checkpoint-20.tmp-99999")
+    shutil.rmtree(run / "checkpoint-20")
+    train(temp_workspace)
+    assert not (run / ".checkpoint-20.tmp-99999").exists() and (run / "checkpoint-20").is_dir()
+
+
+@pytest.mark.parametrize("case", ["missing test corpus", "bad resume_from_checkpoint", "manipulation input"])
+def test_mistakes_on_disk_exit_2_before_anything_is_written(temp_workspace, tiny_corpus, case):
+    d = tiny_config_dict(temp_workspace)
+    if case == "missing test corpus": d["data"]["test_corpus"] = str(temp_workspace / "held-out")
+    if case == "bad resume_from_checkpoint": d["training"]["resume_from_checkpoint"] = "runs/old/checkpoint-9"
+    if case == "manipulation input":
+        d["dataset_manipulation"] = [{"type": "model_foundry.data:lowercase", "input_path": "raw",
+                                      "output_path": "lower"}]
+    cfg = temp_workspace / "configs" / "exp.yaml"
+    cfg.write_text(yaml.safe_dump(d))
+    before = files_under(temp_workspace)
+    r = subprocess.run([sys.executable, "-m", "model_foundry.cli", "train", str(cfg)], cwd=temp_workspace,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert {"missing test corpus": "held-out", "bad resume_from_checkpoint": "is not a resumable checkpoint",
+            "manipulation input": "dataset_manipulation[0].input_path"}[case] in r.stderr
+    assert files_under(temp_workspace) == before
+
+
+def test_continuing_from_another_runs_checkpoint(temp_workspace, tiny_corpus):
+    first = train(temp_workspace)
+    second = train(temp_workspace, output_dir=str(temp_workspace / "continued"),
+                   resume_from_checkpoint=str(first / "checkpoint-10"))
+    a, b = weights(first, 20), weights(second, 20)
+    assert all(torch.equal(a[k], b[k]) for k in a)  # the same run, finished in another folder
+    assert not (second / "checkpoint-5").exists()
