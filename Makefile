@@ -3,8 +3,11 @@ SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-# The CPU build of torch is installed first, pinned, so that nothing pulls a multi-GB CUDA build.
+# torch is installed first, pinned, so that installing the package pulls no other build. On machines whose pip
+# finds the CPU wheel of 2.13.0 locally that is what comes; elsewhere pass the index of the build you want, e.g.
+# `make test TORCH_PIP_ARGS="--index-url <PyTorch's CPU wheel index>"`, or another pin with TORCH=...
 TORCH ?= torch==2.13.0
+TORCH_PIP_ARGS ?=
 PYTEST_ARGS ?=
 
 .PHONY: quickstart test test-all export readme clean-runs
@@ -14,7 +17,7 @@ $(BIN)/python:
 
 # Reinstalled whenever pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet "$(TORCH)"
+	$(BIN)/python -m pip install --quiet $(TORCH_PIP_ARGS) "$(TORCH)"
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@
 

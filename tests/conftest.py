@@ -161,6 +161,8 @@ def mock_tokenizer():
         @property
         def vocab_size(self): return len(self.vocab)
         def __len__(self): return len(self.vocab)
+        @property
+        def word_start_mask(self): return np.arange(len(self.vocab)) >= 3  # every word is one piece; <unk> too
     return WordTokenizer()
 
 
