@@ -163,6 +163,12 @@ def mock_tokenizer():
         def __len__(self): return len(self.vocab)
         @property
         def word_start_mask(self): return np.arange(len(self.vocab)) >= 3  # every word is one piece; <unk> too
+        def save_pretrained(self, path):
+            "Write the vocabulary (what a checkpoint carries of a tokenizer)."
+            import json
+            Path(path).mkdir(parents=True, exist_ok=True)
+            (Path(path) / "vocab.json").write_text(json.dumps(self.vocab))
+            return (str(Path(path) / "vocab.json"),)
     return WordTokenizer()
 
 

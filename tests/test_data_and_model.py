@@ -71,3 +71,25 @@ def test_mixed_precision_steps_on_a_gpu(skip_if_no_cuda, tiny_config, precision)
         opt.zero_grad()
         losses.append(loss.item())
     assert all(np.isfinite(losses)) and losses[-1] < losses[0]
+
+
+def test_checkpoints_the_original_way(tiny_config, temp_workspace, tiny_model, mock_tokenizer):
+    "CheckpointManager as the original Model Foundry's code calls it: config, base dir and commit; save, load back."
+    from model_foundry.training import CheckpointManager
+    manager = CheckpointManager(tiny_config, str(temp_workspace), "abc123")
+    assert manager.output_dir == temp_workspace / "test" / "output" and manager.git_commit_hash == "abc123"
+    optimizer = torch.optim.AdamW(tiny_model.parameters(), lr=1e-4)
+    scheduler = torch.optim.lr_scheduler.LinearLR(optimizer, start_factor=1.0, total_iters=10)
+    path = manager.save_checkpoint(model=tiny_model, tokenizer=mock_tokenizer, optimizer=optimizer,
+                                   lr_scheduler=scheduler, global_step=100, epoch=1)
+    assert path == manager.output_dir / "checkpoint-100" and (path / "vocab.json").is_file()
+    state = torch.load(path / "training_state.pt", weights_only=True)
+    assert {"optimizer", "lr_scheduler", "random_state", "numpy_random_state", "torch_random_state"} <= set(state)
+    assert manager.load_checkpoint(lambda: tiny_model, torch.device("cpu"), optimizer, scheduler) == (None, None, 0, 0)
+    tiny_config.training.resume_from_checkpoint = True
+    model, _, step, epoch = manager.load_checkpoint(lambda: type(tiny_model)(tiny_model.config), torch.device("cpu"),
+                                                    optimizer, scheduler)
+    assert (step, epoch) == (100, 1)
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), tiny_model.state_dict().values()))
+    tiny_config.training.checkpoint_schedule = [10, 20]
+    assert manager.get_checkpoint_schedule() == {10, 20}
