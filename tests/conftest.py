@@ -3,7 +3,7 @@
 Notebook tests live in the notebooks themselves (tests/test_notebooks.py runs them); what is here serves tests
 that cross modules: whole runs, the command line, resuming after a kill.
 """
-import os, random, shutil, sys
+import os, random
 from pathlib import Path
 
 import numpy as np

@@ -1,6 +1,6 @@
 """Whole runs from raw text: a config in the original Model Foundry's schema trains from a folder of `.train` files,
 every checkpoint is a standard Hugging Face folder, and a run killed mid-way continues to the same weights."""
-import json, signal, subprocess, sys, textwrap, time
+import json, signal, subprocess, sys, time
 from pathlib import Path
 
 import pytest
