@@ -83,7 +83,9 @@ def test_checkpoints_the_original_way(tiny_config, temp_workspace, tiny_model, m
                                    lr_scheduler=scheduler, global_step=100, epoch=1)
     assert path == manager.output_dir / "checkpoint-100" and (path / "vocab.json").is_file()
     state = torch.load(path / "training_state.pt", weights_only=True)
-    assert {"optimizer", "lr_scheduler", "random_state", "numpy_random_state", "torch_random_state"} <= set(state)
+    assert {"optimizer", "lr_scheduler", "random_state", "numpy_random_state", "torch_random_state",
+            "torch_cuda_random_state", "git_commit_hash"} <= set(state)
+    assert manager.save_checkpoint(tiny_model, mock_tokenizer, optimizer, scheduler, 50, 0).name == "checkpoint-50"
     assert manager.load_checkpoint(lambda: tiny_model, torch.device("cpu"), optimizer, scheduler) == (None, None, 0, 0)
     tiny_config.training.resume_from_checkpoint = True
     model, _, step, epoch = manager.load_checkpoint(lambda: type(tiny_model)(tiny_model.config), torch.device("cpu"),

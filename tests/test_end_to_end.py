@@ -104,6 +104,7 @@ def test_original_schema_config_trains_and_checkpoints_load_with_transformers(tm
     before = (run / "metrics.jsonl").read_text()
     r = train(ws)
     assert r.returncode == 0 and (run / "metrics.jsonl").read_text() == before
+    assert "already finished (40 steps); nothing to do" in r.stderr
 
 
 def test_killed_run_resumes_to_the_same_weights(tmp_path):

@@ -74,7 +74,8 @@ def test_leftovers_of_an_interrupted_save_are_cleared(temp_workspace, tiny_corpu
     assert not (run / ".checkpoint-20.tmp-99999").exists() and (run / "checkpoint-20").is_dir()
 
 
-@pytest.mark.parametrize("case", ["missing test corpus", "bad resume_from_checkpoint", "manipulation input"])
+@pytest.mark.parametrize("case", ["missing test corpus", "bad resume_from_checkpoint", "manipulation input",
+                                  "schedule past the end", "tokenized_dir is a file"])
 def test_mistakes_on_disk_exit_2_before_anything_is_written(temp_workspace, tiny_corpus, case):
     d = tiny_config_dict(temp_workspace)
     if case == "missing test corpus": d["data"]["test_corpus"] = str(temp_workspace / "held-out")
@@ -82,14 +83,20 @@ def test_mistakes_on_disk_exit_2_before_anything_is_written(temp_workspace, tiny
     if case == "manipulation input":
         d["dataset_manipulation"] = [{"type": "model_foundry.data:lowercase", "input_path": "raw",
                                       "output_path": "lower"}]
+    if case == "schedule past the end": d["training"]["checkpoint_schedule"] = [0, 10, 40]
+    if case == "tokenized_dir is a file":
+        (temp_workspace / "tokens").write_text("not a folder\n")
+        d["data"]["tokenized_dir"] = str(temp_workspace / "tokens")
     cfg = temp_workspace / "configs" / "exp.yaml"
     cfg.write_text(yaml.safe_dump(d))
     before = files_under(temp_workspace)
     r = subprocess.run([sys.executable, "-m", "model_foundry.cli", "train", str(cfg)], cwd=temp_workspace,
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
-    assert {"missing test corpus": "held-out", "bad resume_from_checkpoint": "is not a resumable checkpoint",
-            "manipulation input": "dataset_manipulation[0].input_path"}[case] in r.stderr
+    assert {"missing test corpus": "held-out", "bad resume_from_checkpoint": "is not a checkpoint",
+            "manipulation input": "dataset_manipulation[0].input_path",
+            "schedule past the end": "asks for step 40, after the last of the 20 training steps",
+            "tokenized_dir is a file": "data.tokenized_dir"}[case] in r.stderr
     assert files_under(temp_workspace) == before
 
 
@@ -100,3 +107,48 @@ def test_continuing_from_another_runs_checkpoint(temp_workspace, tiny_corpus):
     a, b = weights(first, 20), weights(second, 20)
     assert all(torch.equal(a[k], b[k]) for k in a)  # the same run, finished in another folder
     assert not (second / "checkpoint-5").exists()
+
+
+def test_a_run_does_not_continue_on_changed_data(temp_workspace, tiny_corpus):
+    run = train(temp_workspace)
+    shutil.rmtree(run / "checkpoint-20")
+    with open(tiny_corpus["train"], "a") as f: f.write("the cats near the dog sleep.\n")
+    before = files_under(run)
+    with pytest.raises(ConfigError, match="the data and the tokenizer changed since"):
+        train(temp_workspace)
+    assert files_under(run) == before
+
+
+@pytest.mark.parametrize("case", ["damaged", "another model", "at the end"])
+def test_a_foreign_checkpoint_is_checked_before_anything_is_written(temp_workspace, tiny_corpus, case):
+    first = train(temp_workspace)
+    ckpt = first / ("checkpoint-20" if case == "at the end" else "checkpoint-10")
+    if case == "damaged":
+        with open(ckpt / "model.safetensors", "ab") as f: f.write(b"\0")
+    d = tiny_config_dict(temp_workspace, output_dir=str(temp_workspace / "second"), resume_from_checkpoint=str(ckpt))
+    if case == "another model": d["model"]["layers"] = 3
+    with pytest.raises(ConfigError, match={"damaged": "is damaged", "another model": "another shape",
+                                           "at the end": "not before this run's last step"}[case]):
+        Trainer(ExperimentConfig(**d), base_dir=temp_workspace, progress=False).train()
+    assert not (temp_workspace / "second").exists()
+
+
+def test_a_failed_weights_and_biases_start_leaves_no_run_behind(temp_workspace, tiny_corpus, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "online")
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("HOME", str(temp_workspace / "home"))  # no stored login
+    monkeypatch.setenv("WANDB_DIR", str(temp_workspace / "home"))
+    d = tiny_config_dict(temp_workspace)
+    d["logging"]["use_wandb"] = True
+    from model_foundry.config import FoundryError
+    with pytest.raises(FoundryError, match="Weights & Biases could not start"):
+        Trainer(ExperimentConfig(**d), base_dir=temp_workspace, progress=False).train()
+    assert not (temp_workspace / "run").exists()
+
+
+def test_every_start_is_recorded(temp_workspace, tiny_corpus):
+    run = train(temp_workspace)
+    shutil.rmtree(run / "checkpoint-20")
+    train(temp_workspace)
+    env = json.loads((run / "environment.json").read_text())
+    assert env["torch"] == torch.__version__ and len(env["earlier_starts"]) == 1
