@@ -17,7 +17,8 @@ pytestmark = pytest.mark.integration
 
 
 def files_under(root: Path) -> dict:
-    return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()}
+    "Every file under `root` with its modification time (the run's lock file aside: each start takes it)."
+    return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file() and p.name != ".lock"}
 
 
 def train(ws: Path, **training) -> Path:
