@@ -26,11 +26,15 @@ quickstart: $(VENV)/.installed
 	$(BIN)/model-foundry train configs/quickstart.yaml
 	$(BIN)/model-foundry plot runs/quickstart
 
+# Tests run in one process per core (pytest-xdist), each torch on one thread: small models gain little from a second
+# thread, and two multi-threaded torch processes on the same cores slow each other down many times over.
+TEST_ENV := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+
 test: $(VENV)/.installed
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(TEST_ENV) $(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
 
 test-all: $(VENV)/.installed
-	MODEL_FOUNDRY_TEST_FLAGS="slow" $(BIN)/python -m pytest --runslow $(PYTEST_ARGS)
+	$(TEST_ENV) MODEL_FOUNDRY_TEST_FLAGS="slow" $(BIN)/python -m pytest -n auto --runslow $(PYTEST_ARGS)
 
 export: $(VENV)/.installed
 	$(BIN)/nbdev-export
