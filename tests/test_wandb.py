@@ -2,7 +2,7 @@
 every metrics row and the run's provenance; an interrupted run logs to the same W&B run when it continues (also when
 killed before its first checkpoint); `WANDB_MODE=disabled` trains without W&B; and an online start that cannot reach
 W&B ends with one clear message instead of hanging."""
-import json, shutil, socket, struct, threading, time
+import json, shutil, socket, struct, subprocess, threading, time
 from pathlib import Path
 
 import pytest
@@ -105,6 +105,9 @@ def metrics(run: Path) -> list[dict]: return [json.loads(l) for l in (run / "met
 
 
 def test_an_offline_run_logs_its_metrics_and_provenance_inside_the_run_directory(ws):
+    git = ["git", "-C", str(ws), "-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false"]
+    subprocess.run(git + ["init", "-q"], check=True)  # the experiment in a repository: its commit is recorded
+    subprocess.run(git + ["commit", "-q", "--allow-empty", "-m", "experiment"], check=True)
     cfg = ExperimentConfig(**config(ws))
     run = Trainer(cfg, base_dir=ws, progress=False).train()
     [start] = starts(run)
@@ -116,7 +119,7 @@ def test_an_offline_run_logs_its_metrics_and_provenance_inside_the_run_directory
     assert logged_config["config_hash"] == config_hash(cfg) == meta["config_hash"]
     assert logged_config["data_fingerprint"] == meta["data_fingerprint"]
     assert logged_config["tokenizer_fingerprint"] == meta["tokenizer_fingerprint"]
-    assert logged_config["git_commit"] == meta["git_commit_hash"]
+    assert len(meta["git_commit_hash"]) == 40 and logged_config["git_commit"] == meta["git_commit_hash"]
     assert {k: logged_config[k] for k in ("experiment_name", "training", "model")} == \
            {k: v for k, v in cfg.model_dump(mode="json").items() if k in ("experiment_name", "training", "model")}
     # every metrics row, every value, as train/<key> at its step
