@@ -122,9 +122,11 @@ def test_an_offline_run_logs_its_metrics_and_provenance_inside_the_run_directory
     assert len(meta["git_commit_hash"]) == 40 and logged_config["git_commit"] == meta["git_commit_hash"]
     assert {k: logged_config[k] for k in ("experiment_name", "training", "model")} == \
            {k: v for k, v in cfg.model_dump(mode="json").items() if k in ("experiment_name", "training", "model")}
-    # every metrics row, every value, as train/<key> at its step
-    rows_by_step = [({k[len("train/"):]: v for k, v in r.items() if k.startswith("train/")}, r["_step"]) for r in rows]
+    # every metrics row, every value, at its step: as train/<key>, held-out measures as eval/<name> (eval_<name>)
+    field = lambda k: k[len("train/"):] if k.startswith("train/") else "eval_" + k[len("eval/"):]
+    rows_by_step = [({field(k): v for k, v in r.items() if k.startswith(("train/", "eval/"))}, r["_step"]) for r in rows]
     assert rows_by_step == [(m, m["step"]) for m in metrics(run)]
+    assert any(k.startswith("eval/loss") for r in rows for k in r)  # the workspace's corpus has a test split
     assert not (ws / "wandb-dir").exists() and not (ws / "wandb").exists()  # WANDB_DIR, the base directory: untouched
 
 
