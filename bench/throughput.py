@@ -145,6 +145,15 @@ def sync(device):
     if device.type == "cuda": torch.cuda.synchronize(device)
 
 
+def timed(device, fn) -> float:
+    "Seconds `fn()` takes, the device's queued work included."
+    sync(device)
+    start = time.perf_counter()
+    fn()
+    sync(device)
+    return time.perf_counter() - start
+
+
 def run_foundry(args, cfg, prep, device, base_dir: Path) -> dict:
     "Model Foundry's TrainingLoop, built as `Trainer._run` builds it (no checkpoints, no progress bar)."
     from model_foundry.config import plan_steps
@@ -161,11 +170,7 @@ def run_foundry(args, cfg, prep, device, base_dir: Path) -> dict:
     ckpts = CheckpointManager(cfg, base_dir)
     loop = TrainingLoop(model, optimizer, scheduler, data, cfg, plan, ckpts, [], tokenizer=prep.tokenizer,
                         device=device, progress=False)
-    sync(device)
-    start = time.perf_counter()
-    loop.run()
-    sync(device)
-    took = time.perf_counter() - start
+    took = timed(device, loop.run)
     assert loop.state.step == plan.train_steps
     return {"seconds": took, "loss": loop.metrics.rows()[-1]["loss"]}
 
@@ -256,11 +261,7 @@ def run_hf(args, cfg, prep, device, base_dir: Path) -> dict:
     trainer = Trainer(model=model, args=targs, train_dataset=Chunks(), data_collator=default_data_collator,
                       callbacks=[clock])
     trainer.remove_callback(PrinterCallback)  # it would print every log row; ours go to a file
-    sync(device)
-    start = time.perf_counter()
-    trainer.train()
-    sync(device)
-    took = time.perf_counter() - start
+    took = timed(device, trainer.train)
     assert trainer.state.global_step == t.train_steps
     losses = [r["loss"] for r in trainer.state.log_history if "loss" in r]
     return {"seconds": took, "loop_seconds": clock.end - clock.begin, "loss": losses[-1] if losses else float("nan")}
