@@ -24,6 +24,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 quickstart: $(VENV)/.installed
 	$(BIN)/model-foundry synthetic data/synthetic
 	$(BIN)/model-foundry train configs/quickstart.yaml
+	$(BIN)/model-foundry evaluate runs/quickstart --pairs data/synthetic/minimal_pairs.jsonl
 	$(BIN)/model-foundry plot runs/quickstart
 
 # Tests run in one process per core (pytest-xdist), each torch on one thread: small models gain little from a second

@@ -1,8 +1,8 @@
-"""Time the quickstart's three commands (`make quickstart` after installation) in a scratch folder.
+"""Time the quickstart's commands (`make quickstart` after installation) in a scratch folder.
 
     .venv/bin/python bench/quickstart.py            # prints one line per command, then the totals
 
-It runs exactly what `make quickstart` runs (synthetic corpus, train, plot) on configs/quickstart.yaml, in a fresh
+It runs exactly what `make quickstart` runs (synthetic corpus, train, evaluate, plot) on configs/quickstart.yaml, in a fresh
 temporary folder so nothing is cached, and reports wall time, checkpoints written and training throughput. Run it on
 an otherwise idle machine: two torch processes on the same cores slow each other down many times over.
 """
@@ -10,7 +10,8 @@ import json, os, shutil, subprocess, sys, tempfile, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-COMMANDS = [["synthetic", "data/synthetic"], ["train", "configs/quickstart.yaml"], ["plot", "runs/quickstart"]]
+COMMANDS = [["synthetic", "data/synthetic"], ["train", "configs/quickstart.yaml"],
+            ["evaluate", "runs/quickstart", "--pairs", "data/synthetic/minimal_pairs.jsonl"], ["plot", "runs/quickstart"]]
 
 
 def main():

@@ -62,11 +62,11 @@ def test_bad_override_and_missing_config_file(temp_workspace, tiny_corpus):
     assert r.returncode == 2 and "does not exist" in r.stderr
 
 
-@pytest.mark.parametrize("sub", ["validate", "schedule", "prepare", "train", "synthetic", "plot"])
+@pytest.mark.parametrize("sub", ["validate", "schedule", "prepare", "train", "synthetic", "evaluate", "plot"])
 def test_help(sub, tmp_path):
     r = run(["-m", "model_foundry.cli", sub, "--help"], cwd=tmp_path)
     assert r.returncode == 0 and "usage: model-foundry " + sub in r.stdout
-    if sub not in ("synthetic", "plot"): assert "--set KEY=VALUE" in r.stdout
+    if sub not in ("synthetic", "evaluate", "plot"): assert "--set KEY=VALUE" in r.stdout
 
 
 def test_console_script_is_installed(tmp_path):
@@ -83,3 +83,33 @@ def test_validate_and_schedule(temp_workspace, tiny_corpus):
     r = run(["-m", "model_foundry.cli", "schedule", str(cfg)], cwd=temp_workspace)
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines()[1].split() == ["0", "5", "10", "20"]
+
+
+def test_evaluate_every_checkpoint_then_from_the_cache(temp_workspace, tiny_corpus):
+    "model-foundry evaluate: a summary, the table in CSV and JSONL, and a second call that reads the cache."
+    import csv, json
+    cfg = write_config(temp_workspace, lambda d: None)
+    assert run(["-m", "model_foundry.trainer", str(cfg)], cwd=temp_workspace).returncode == 0
+    pairs, text = tiny_corpus["pairs"], tiny_corpus["test"]
+    stimuli = temp_workspace / "stimuli.jsonl"
+    stimuli.write_text(json.dumps({"text": "the dogs near the house run.", "roi": "run"}) + "\n")
+    args = ["-m", "model_foundry.cli", "evaluate", "run", "--pairs", str(pairs), "--stimuli", str(stimuli),
+            "--text", str(text), "--weights"]
+    r = run([*args, "--out", "results.csv"], cwd=temp_workspace)
+    assert r.returncode == 0, r.stderr
+    assert "run  minimal_pairs phenomenon=all: " in r.stdout and "at step 0 -> " in r.stdout and "at step 20" in r.stdout
+    assert "computed, 0 read from the cache" in r.stderr
+    table = list(csv.DictReader(open(temp_workspace / "results.csv")))
+    assert {row["step"] for row in table} == {"0", "5", "10", "20"}
+    assert {row["metric"] for row in table} == {"minimal_pairs", "surprisal", "loss", "ppl", "weight_norm",
+                                                "weight_change"}
+    r = run([*args, "--out", "results.jsonl"], cwd=temp_workspace)
+    assert r.returncode == 0 and " 0 result(s) computed, 16 read from the cache" in r.stderr, r.stderr
+    again = [json.loads(l) for l in (temp_workspace / "results.jsonl").read_text().splitlines()]
+    assert [str(x["value"]) for x in again] == [row["value"] for row in table]
+    r = run(["-m", "model_foundry.cli", "plot", "run", "--out", "figures"], cwd=temp_workspace)
+    assert r.returncode == 0, r.stderr
+    drawn = sorted(p.name for p in (temp_workspace / "figures").iterdir())
+    assert drawn == sorted(["run-loss.png", "loss.png", "ppl.png", "minimal_pairs.png", "surprisal.png",
+                            "weight_norm.png", "weight_change.png", "minimal_pairs-phenomena.png"]), drawn
+    assert all((temp_workspace / "figures" / n).read_bytes()[:4] == b"\x89PNG" for n in drawn)
