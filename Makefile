@@ -32,10 +32,10 @@ quickstart: $(VENV)/.installed
 TEST_ENV := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 
 test: $(VENV)/.installed
-	$(TEST_ENV) $(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
+	$(TEST_ENV) $(BIN)/python -m pytest -n auto --dist worksteal $(PYTEST_ARGS)
 
 test-all: $(VENV)/.installed
-	$(TEST_ENV) MODEL_FOUNDRY_TEST_FLAGS="slow" $(BIN)/python -m pytest -n auto --runslow $(PYTEST_ARGS)
+	$(TEST_ENV) MODEL_FOUNDRY_TEST_FLAGS="slow" $(BIN)/python -m pytest -n auto --dist worksteal --runslow $(PYTEST_ARGS)
 
 export: $(VENV)/.installed
 	$(BIN)/nbdev-export
