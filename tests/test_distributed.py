@@ -52,3 +52,49 @@ def test_two_processes_train_as_one_with_twice_the_accumulation(temp_workspace, 
     assert max((wa[k] - wb[k]).abs().max().item() for k in wa) < 1e-5
     env = json.loads((temp_workspace / "two" / "environment.json").read_text())
     assert env["world_size"] == 2
+
+
+def test_killed_two_process_run_resumes_to_the_same_weights(temp_workspace, tiny_corpus):
+    "Kill a 2-process run (with dropout) after a checkpoint; the same command resumes it to the weights of a run never interrupted."
+    import os, signal, time
+    from safetensors.torch import load_file
+
+    def config(name):
+        d = tiny_config_dict(temp_workspace, train_steps=60, warmup_steps=2, checkpoint_schedule=[0, 4, 60])
+        d["training"]["output_dir"] = str(temp_workspace / name)
+        d["model"].update(dropout=0.1, attention_dropout=0.1)
+        path = temp_workspace / "configs" / f"{name}.yaml"
+        path.write_text(yaml.safe_dump(d, sort_keys=False))
+        return path
+
+    cmd = lambda cfg: [PY, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m",
+                       "model_foundry.trainer", str(cfg)]
+    full, cut = config("full"), config("cut")
+    r = subprocess.run(cmd(full), cwd=temp_workspace, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    p = subprocess.Popen(cmd(cut), cwd=temp_workspace, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         start_new_session=True)
+    deadline = time.time() + 300
+    while not (temp_workspace / "cut" / "checkpoint-4").exists() and time.time() < deadline and p.poll() is None:
+        time.sleep(0.01)
+    for proc in Path("/proc").iterdir():  # torchrun and its training processes (each in a session of its own)
+        try:
+            if str(cut) in (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode():
+                os.kill(int(proc.name), signal.SIGKILL)
+        except (OSError, ValueError): continue
+    p.wait()
+    time.sleep(0.5)  # the training processes are gone once their parent's SIGKILL is delivered
+    assert not (temp_workspace / "cut" / "checkpoint-60").exists(), "the run ended before it could be interrupted"
+    r = subprocess.run(cmd(cut), cwd=temp_workspace, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, "\n".join(l for l in r.stderr.splitlines() if "rank1" not in l)[:4000]
+    assert "resuming from" in r.stderr, r.stderr[-3000:]
+    a = load_file(temp_workspace / "full" / "checkpoint-60" / "model.safetensors")
+    b = load_file(temp_workspace / "cut" / "checkpoint-60" / "model.safetensors")
+    assert all(torch_equal(a[k], b[k]) for k in a)
+    assert [x["loss"] for x in rows(temp_workspace / "full") if "loss" in x] == \
+           [x["loss"] for x in rows(temp_workspace / "cut") if "loss" in x]
+
+
+def torch_equal(a, b) -> bool:
+    import torch
+    return torch.equal(a, b)
