@@ -1,5 +1,5 @@
-"""Data-parallel training with torchrun (gloo on CPU): the same science at any world size."""
-import json, subprocess, sys
+"""Data-parallel training with torchrun (gloo on CPU): the same science at any world size, with DDP or FSDP."""
+import json, os, shutil, signal, subprocess, sys, time
 from pathlib import Path
 
 import pytest
@@ -24,77 +24,141 @@ def rows(run: Path) -> list:
     return [json.loads(l) for l in (run / "metrics.jsonl").read_text().splitlines()]
 
 
-def test_two_processes_train_as_one_with_twice_the_accumulation(temp_workspace, tiny_corpus):
-    "torchrun --nproc_per_node=2 with micro-batches of 4 = one process accumulating two micro-batches of 4."
-    import torch
-    from safetensors.torch import load_file
-    one = write(temp_workspace, "one", gradient_accumulation_steps=2)
-    two = write(temp_workspace, "two", gradient_accumulation_steps=1)
-    r = subprocess.run([PY, "-m", "model_foundry.trainer", str(one)], cwd=temp_workspace, capture_output=True,
-                       text=True, timeout=600)
-    assert r.returncode == 0, r.stderr
-    r = subprocess.run([PY, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-                        "-m", "model_foundry.trainer", str(two)], cwd=temp_workspace, capture_output=True, text=True,
+def losses(run: Path) -> dict:
+    "step -> the step's metrics row (rows with a training loss)"
+    return {r["step"]: r for r in rows(run) if "loss" in r}
+
+
+def train(ws: Path, cfg: Path, processes: int = 1) -> subprocess.CompletedProcess:
+    launch = ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"] if processes > 1 else []
+    r = subprocess.run([PY, *launch, "-m", "model_foundry.trainer", str(cfg)], cwd=ws, capture_output=True, text=True,
                        timeout=600)
-    assert r.returncode == 0, r.stderr[-3000:]
-    a, b = rows(temp_workspace / "one"), rows(temp_workspace / "two")
-    steps = [x["step"] for x in a if "loss" in x]
-    assert steps == list(range(1, 9)) and [x["step"] for x in b if "loss" in x] == steps  # each step written once
-    for x, y in zip([x for x in a if "loss" in x], [y for y in b if "loss" in y]):
-        assert (x["tokens_seen"], x["words_seen"]) == (y["tokens_seen"], y["words_seen"])
+    assert r.returncode == 0, r.stderr[-4000:]
+    return r
+
+
+def same_steps(a: dict, b: dict, steps):
+    "The same sequences (words seen) and, within float tolerance, the same losses and gradient norms."
+    for s in steps:
+        x, y = a[s], b[s]
+        assert (x["tokens_seen"], x["words_seen"]) == (y["tokens_seen"], y["words_seen"]), (x, y)
         assert abs(x["loss"] - y["loss"]) <= 1e-5 * abs(x["loss"]), (x, y)
         assert abs(x["grad_norm"] - y["grad_norm"]) <= 1e-4 * abs(x["grad_norm"]), (x, y)
-    names = lambda run: sorted(p.name for p in run.glob("checkpoint-*"))
-    assert names(temp_workspace / "one") == names(temp_workspace / "two") == ["checkpoint-0", "checkpoint-4",
-                                                                             "checkpoint-8"]
-    wa = load_file(temp_workspace / "one" / "checkpoint-8" / "model.safetensors")
-    wb = load_file(temp_workspace / "two" / "checkpoint-8" / "model.safetensors")
-    assert max((wa[k] - wb[k]).abs().max().item() for k in wa) < 1e-5
-    env = json.loads((temp_workspace / "two" / "environment.json").read_text())
-    assert env["world_size"] == 2
 
 
-def test_killed_two_process_run_resumes_to_the_same_weights(temp_workspace, tiny_corpus):
-    "Kill a 2-process run (with dropout) after a checkpoint; the same command resumes it to the weights of a run never interrupted."
-    import os, signal, time
+def test_two_processes_train_as_one_with_twice_the_accumulation(temp_workspace, tiny_corpus):
+    """torchrun --nproc_per_node=2 with micro-batches of 4, replicated (DDP) or sharded (FSDP) = one process
+    accumulating two micro-batches of 4; a 2-process checkpoint continues in one process with the same data."""
     from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM
+    ws = temp_workspace
+    train(ws, write(ws, "one", gradient_accumulation_steps=2))
+    train(ws, write(ws, "two", gradient_accumulation_steps=1), processes=2)
+    train(ws, write(ws, "sharded", gradient_accumulation_steps=1, distributed="fsdp"), processes=2)
+    a = losses(ws / "one")
+    assert sorted(a) == list(range(1, 9))
+    for run in ("two", "sharded"):
+        assert [r["step"] for r in rows(ws / run)] == [r["step"] for r in rows(ws / "one")]  # each row written once
+        same_steps(a, losses(ws / run), range(1, 9))
+        assert sorted(p.name for p in (ws / run).glob("checkpoint-*")) == ["checkpoint-0", "checkpoint-4",
+                                                                           "checkpoint-8"]
+        wa, wb = load_file(ws / "one" / "checkpoint-8" / "model.safetensors"), \
+            load_file(ws / run / "checkpoint-8" / "model.safetensors")
+        assert set(wa) == set(wb) and max((wa[k] - wb[k]).abs().max().item() for k in wa) < 1e-5
+        assert json.loads((ws / run / "environment.json").read_text())["world_size"] == 2
+    # the sharded run's checkpoint is a whole model that any client loads
+    model = AutoModelForCausalLM.from_pretrained(ws / "sharded" / "checkpoint-8")
+    assert model.config.architectures == ["GPT2LMHeadModel"]
+    # a checkpoint of 2 processes (replicated or sharded) continues in one: the accumulation becomes 2, the steps
+    # see the same sequences, and the optimizer state (gathered whole from the shards) carries on
+    for run in ("two", "sharded"):
+        cfg = write(ws, f"{run}-then-one", gradient_accumulation_steps=1,
+                    resume_from_checkpoint=str(ws / run / "checkpoint-4"))
+        r = train(ws, cfg)
+        assert "2 micro-batch(es) of 4 per step and process instead of the config's 1" in r.stderr, r.stderr[-3000:]
+        b = losses(ws / f"{run}-then-one")
+        assert sorted(b) == [5, 6, 7, 8]
+        same_steps(a, b, [5, 6, 7, 8])
+
+
+def test_a_process_that_dies_stops_the_run_and_it_resumes_with_two_or_one(temp_workspace, tiny_corpus):
+    """Kill one of a 2-process run's processes (dropout on) after a checkpoint: torchrun stops the other, no hang.
+    The same command resumes it to the weights and losses of a run never interrupted; one process resumes it too."""
+    from safetensors.torch import load_file
+    import torch
+    ws = temp_workspace
 
     def config(name):
-        d = tiny_config_dict(temp_workspace, train_steps=60, warmup_steps=2, checkpoint_schedule=[0, 4, 60])
-        d["training"]["output_dir"] = str(temp_workspace / name)
+        d = tiny_config_dict(ws, train_steps=60, warmup_steps=2, checkpoint_schedule=[0, 4, 60])
+        d["training"]["output_dir"] = str(ws / name)
         d["model"].update(dropout=0.1, attention_dropout=0.1)
-        path = temp_workspace / "configs" / f"{name}.yaml"
+        d["logging"]["log_metrics_every_n_steps"] = 1
+        path = ws / "configs" / f"{name}.yaml"
         path.write_text(yaml.safe_dump(d, sort_keys=False))
         return path
 
-    cmd = lambda cfg: [PY, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m",
-                       "model_foundry.trainer", str(cfg)]
     full, cut = config("full"), config("cut")
-    r = subprocess.run(cmd(full), cwd=temp_workspace, capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stderr[-3000:]
-    p = subprocess.Popen(cmd(cut), cwd=temp_workspace, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                         start_new_session=True)
+    train(ws, full, processes=2)
+    p = subprocess.Popen([PY, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m",
+                          "model_foundry.trainer", str(cut)], cwd=ws, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.time() + 300
-    while not (temp_workspace / "cut" / "checkpoint-4").exists() and time.time() < deadline and p.poll() is None:
+    while not (ws / "cut" / "checkpoint-4").exists() and time.time() < deadline and p.poll() is None:
         time.sleep(0.01)
-    for proc in Path("/proc").iterdir():  # torchrun and its training processes (each in a session of its own)
-        try:
-            if str(cut) in (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode():
-                os.kill(int(proc.name), signal.SIGKILL)
-        except (OSError, ValueError): continue
-    p.wait()
-    time.sleep(0.5)  # the training processes are gone once their parent's SIGKILL is delivered
-    assert not (temp_workspace / "cut" / "checkpoint-60").exists(), "the run ended before it could be interrupted"
-    r = subprocess.run(cmd(cut), cwd=temp_workspace, capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, "\n".join(l for l in r.stderr.splitlines() if "rank1" not in l)[:4000]
+    killed = [pid for pid in worker_pids(str(cut)) if local_rank(pid) == "1"]
+    assert killed, "the second training process was not found"
+    os.kill(killed[0], signal.SIGKILL)
+    try: _, err = p.communicate(timeout=300)  # the launcher notices and stops the first process: no hang
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        pytest.fail("the run hung after one of its processes died")
+    assert p.returncode != 0
+    time.sleep(0.5)
+    assert not worker_pids(str(cut)), "a training process outlived the run"
+    assert not (ws / "cut" / "checkpoint-60").exists(), "the run ended before it could be interrupted"
+    shutil.copytree(ws / "cut", ws / "cut-one")  # the same interrupted run, to continue in one process
+    one = config("cut-one")
+    r = train(ws, cut, processes=2)
     assert "resuming from" in r.stderr, r.stderr[-3000:]
-    a = load_file(temp_workspace / "full" / "checkpoint-60" / "model.safetensors")
-    b = load_file(temp_workspace / "cut" / "checkpoint-60" / "model.safetensors")
-    assert all(torch_equal(a[k], b[k]) for k in a)
-    assert [x["loss"] for x in rows(temp_workspace / "full") if "loss" in x] == \
-           [x["loss"] for x in rows(temp_workspace / "cut") if "loss" in x]
+    a = load_file(ws / "full" / "checkpoint-60" / "model.safetensors")
+    b = load_file(ws / "cut" / "checkpoint-60" / "model.safetensors")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert [x["loss"] for x in rows(ws / "full") if "loss" in x] == [x["loss"] for x in rows(ws / "cut") if "loss" in x]
+    r = train(ws, one)  # one process: accumulation 2 keeps the 8 sequences per step, in the same order
+    assert "2 micro-batch(es) of 4 per step and process" in r.stderr, r.stderr[-3000:]
+    assert (ws / "cut-one" / "checkpoint-60").exists()
+    f, o = losses(ws / "full"), losses(ws / "cut-one")
+    assert sorted(o) == list(range(1, 61))  # every step logged once, the interrupted process's rows replaced
+    assert [o[s]["words_seen"] for s in o] == [f[s]["words_seen"] for s in o]  # the same sequences, step by step
 
 
-def torch_equal(a, b) -> bool:
-    import torch
-    return torch.equal(a, b)
+def worker_pids(config: str) -> list[int]:
+    "The training processes (not the launcher) started for `config`."
+    pids = []
+    for proc in Path("/proc").iterdir():
+        try: cmd = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError: continue
+        words = [w.decode(errors="replace") for w in cmd]
+        if config in words and "model_foundry.trainer" in words and "torch.distributed.run" not in words:
+            pids.append(int(proc.name))
+    return pids
+
+
+def local_rank(pid: int):
+    try: env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError: return None
+    return next((e.split(b"=", 1)[1].decode() for e in env if e.startswith(b"LOCAL_RANK=")), None)
+
+
+def test_a_step_two_processes_cannot_form_is_one_line_before_training(temp_workspace, tiny_corpus):
+    "A config whose sequences per step (× processes) exceed the corpus stops every process with one line, no run."
+    cfg = write(temp_workspace, "huge", gradient_accumulation_steps=1)
+    r = subprocess.run([PY, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m",
+                        "model_foundry.trainer", str(cfg), "--set", "data.batch_size=100000"], cwd=temp_workspace,
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode != 0
+    ours = [l for l in r.stderr.splitlines() if l.startswith("error:")]
+    assert len(ours) == 1, r.stderr[-3000:]  # said once, by the first process
+    assert "fewer than one optimizer step needs (200000 = batch_size × gradient_accumulation_steps × 2 processes)" \
+        in ours[0]
+    assert not (temp_workspace / "huge").exists()  # nothing written: no run folder
