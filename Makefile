@@ -10,7 +10,7 @@ TORCH ?= torch==2.13.0
 TORCH_PIP_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: quickstart test test-all export readme clean-runs
+.PHONY: quickstart test test-all export readme docs docs-check clean-runs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,7 @@ $(BIN)/python:
 # Reinstalled whenever pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet $(TORCH_PIP_ARGS) "$(TORCH)"
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,docs]"
 	touch $@
 
 quickstart: $(VENV)/.installed
@@ -44,6 +44,21 @@ export: $(VENV)/.installed
 
 readme: $(VENV)/.installed
 	$(BIN)/python tools/readme.py
+
+# The documentation site, written into docs/ (not committed; the deploy workflow builds it), and README.md. With
+# Quarto installed this is nbdev's `nbdev-docs` and `nbdev-readme`; without, nbdev processes the notebooks and
+# Sphinx renders them (tools/docs.py).
+DOCS_ARGS ?=
+docs: $(VENV)/.installed
+	$(TEST_ENV) $(BIN)/python tools/docs.py $(DOCS_ARGS)
+
+# The site in headless Chromium (tests/test_docs_site.py; screenshots in test-artifacts/), and the README.md that the
+# build regenerated is the one committed.
+docs-check: DOCS_ARGS += --strict
+docs-check: docs
+	$(TEST_ENV) $(BIN)/python -m pytest -m docs -p no:xdist tests/test_docs_site.py $(PYTEST_ARGS)
+	@git diff --quiet -- README.md || { git --no-pager diff -- README.md; \
+		echo "README.md is not what nbs/index.ipynb generates: commit the README.md that \`make docs\` wrote" >&2; exit 1; }
 
 clean-runs:
 	rm -rf runs data/tokenized data/tokenizers

@@ -1,0 +1,281 @@
+"""The documentation site that `make docs` wrote into docs/, opened in headless Chromium as a reader would.
+
+Every page loads without console errors, page errors or failed requests, and fetches nothing from elsewhere; every
+image loads; every public name of a module (its `__all__`) is on the page of the notebook it is exported from,
+functions and classes as a heading with their signature and parameter docs; search finds a name. Screenshots of
+the home page and a tutorial are saved in test-artifacts/.
+
+These tests read the site built by `make docs` and are deselected from `make test`; `make docs-check` builds the
+site and runs them (`pytest -m docs`). Chromium is Debian's `chromium` package (installed here when running as root
+without it), driven by Playwright's Python package.
+"""
+import ast, functools, http.server, importlib, io, os, re, shutil, subprocess, tempfile, threading, tokenize
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SITE, NBS, ARTIFACTS = ROOT / "docs", ROOT / "nbs", ROOT / "test-artifacts"
+# Chromium as root in a container: no sandbox, no GPU, and none of its own background connections.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+pytestmark = pytest.mark.docs
+
+
+# ------------------------------------------------------------------ what the site must show (read from the sources)
+
+def exported_modules() -> dict:
+    "{module: notebook relative to nbs/} for every notebook with a `#| default_exp` line."
+    found = {}
+    for nb in sorted(NBS.rglob("*.ipynb")):
+        if any(p.startswith((".", "_")) for p in nb.relative_to(NBS).parts[:-1]): continue
+        m = re.search(r'#\|\s*default_exp\s+([\w.]+)', nb.read_text(encoding="utf-8"))
+        if m: found[m[1]] = nb.relative_to(NBS)
+    return found
+
+
+def public_names(module: str) -> tuple[list, list]:
+    "The module's `__all__`, split into functions and classes, and the other names (constants, loggers, aliases)."
+    path = ROOT / "model_foundry" / (module.replace(".", "/") + ".py")
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names = next(ast.literal_eval(n.value) for n in tree.body if isinstance(n, ast.Assign)
+                 and any(getattr(t, "id", None) == "__all__" for t in n.targets))
+    defined = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+    return [n for n in names if n in defined], [n for n in names if n not in defined]
+
+
+def page_of(notebook: Path) -> str:
+    "The page nbdev names for a notebook (`00_config.ipynb` is `config.html`), on either build path."
+    from nbdev.config import nbpath2html
+    return nbpath2html(notebook).as_posix()
+
+
+# ------------------------------------------------------------------ serving the site and opening it in Chromium
+
+def find_chromium() -> str:
+    "Debian's Chromium; installed with apt-get when running as root without it; else the test skips."
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        if (path := shutil.which(name)): return path
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-qq"], env=env, capture_output=True)
+        r = subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], env=env, capture_output=True, text=True)
+        if (path := shutil.which("chromium")): return path
+        pytest.skip(f"no Chromium, and `apt-get install chromium` failed: {r.stderr.strip()[-300:]}")
+    pytest.skip("no Chromium: install Debian's `chromium` package (or run as root, which installs it)")
+
+
+@pytest.fixture(scope="module")
+def site():
+    "The built site, served over http on localhost for the duration of the tests."
+    if not (SITE / "index.html").exists():
+        pytest.fail("docs/index.html does not exist: build the site with `make docs` (`make docs-check` does both)")
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args): pass
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(SITE)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    try: from playwright.sync_api import sync_playwright
+    except ImportError: pytest.fail("Playwright is not installed: `pip install -e '.[docs]'` (the Makefile does)")
+    executable = find_chromium()
+    with tempfile.TemporaryDirectory() as profile, sync_playwright() as pw:
+        # a persistent context is the way to give Chromium its own new, empty --user-data-dir
+        context = pw.chromium.launch_persistent_context(profile, executable_path=executable, headless=True,
+                                                        args=CHROMIUM_ARGS, viewport={"width": 1280, "height": 900})
+        yield context
+        context.close()
+
+
+class Visit:
+    "One page load with everything that went wrong on the way: console errors, page errors, failed requests."
+    def __init__(self, context, site: str, path: str):
+        self.page, self.problems, origin = context.new_page(), [], urlsplit(site).netloc
+        def on_request(req):
+            if urlsplit(req.url).scheme in ("http", "https") and urlsplit(req.url).netloc != origin:
+                self.problems.append(f"fetches from elsewhere: {req.url}")
+        def on_response(res):
+            if urlsplit(res.url).netloc == origin and res.status >= 400:
+                self.problems.append(f"HTTP {res.status}: {res.url}")
+        def on_console(m):
+            # Chromium asks every site for /favicon.ico on its own; the site does not link one
+            if m.type == "error" and not m.location.get("url", "").endswith("/favicon.ico"):
+                self.problems.append(f"console error: {m.text} ({m.location.get('url')})")
+        self.page.on("console", on_console)
+        self.page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
+        self.page.on("requestfailed", lambda r: self.problems.append(f"request failed: {r.url} ({r.failure})"))
+        self.page.on("request", on_request)
+        self.page.on("response", on_response)
+        self.page.goto(site + path, wait_until="load")
+        self.page.wait_for_load_state("networkidle")
+        self.images = self.page.evaluate("""async () => {
+            const imgs = [...document.images];
+            await Promise.all(imgs.map(i => i.complete ? null : new Promise(r => { i.onload = i.onerror = r; })));
+            return imgs.map(i => ({src: i.currentSrc || i.src, width: i.naturalWidth}));
+        }""")
+
+
+@pytest.fixture(scope="module")
+def visits(site, browser):
+    "Every page of the site, loaded once."
+    pages = sorted(p.relative_to(SITE).as_posix() for p in SITE.rglob("*.html"))
+    loaded = {p: Visit(browser, site, p) for p in pages}
+    yield loaded
+    for v in loaded.values(): v.page.close()
+
+
+# ------------------------------------------------------------------ the checks
+
+def test_every_page_loads_cleanly(visits):
+    assert len(visits) > len(exported_modules()), f"too few pages: {sorted(visits)}"
+    problems = {p: v.problems for p, v in visits.items() if v.problems}
+    assert not problems, f"pages with errors: {problems}"
+
+
+def test_every_notebook_has_a_page_in_the_navigation_in_sidebar_order(visits):
+    import yaml
+    notebooks = sorted(p.relative_to(NBS) for p in NBS.rglob("*.ipynb")
+                       if not any(q.startswith((".", "_")) for q in p.relative_to(NBS).parts[:-1]))
+    pages = {page_of(nb): nb for nb in notebooks}
+    assert not set(pages) - set(visits), f"notebooks without a page: {[pages[p] for p in set(pages) - set(visits)]}"
+    nav = visits["index.html"].page.eval_on_selector_all(
+        ".sidebar-tree a, #quarto-sidebar a", "as => as.map(a => a.getAttribute('href'))")
+    nav = list(dict.fromkeys(Path(h.split("#")[0]).as_posix() for h in nav if h.split("#")[0].endswith(".html")))
+    assert set(pages) - {"index.html"} <= set(nav), f"pages missing from the navigation: {set(pages) - set(nav)}"
+    def listed(contents):
+        for item in contents:
+            if isinstance(item, str): yield page_of(Path(item))
+            elif isinstance(item, dict): yield from listed(item.get("contents", []))
+    order = [p for p in listed(yaml.safe_load((NBS / "sidebar.yml").read_text())["website"]["sidebar"]["contents"])
+             if p in nav]
+    assert [p for p in nav if p in order] == order, "the navigation is not in the order of nbs/sidebar.yml"
+
+
+def test_every_image_loads(visits):
+    images = [(p, i) for p, v in visits.items() for i in v.images]
+    broken = [(p, i["src"]) for p, i in images if i["width"] == 0]
+    assert not broken, f"images that did not load: {broken}"
+    assert images, "the site shows no images; the tutorials' and plots' saved figures should be there"
+
+
+def _sections(page) -> dict:
+    """{heading text: text of the first code block of its section (the signature)} for every heading of a page;
+    where headings repeat (a section `Trainer` above the entry `Trainer`), the one whose code block names it."""
+    found = {}
+    for name, code in page.evaluate("""() => [...document.querySelectorAll('h1,h2,h3,h4,h5,h6')].map(h => {
+        const name = [...h.childNodes].filter(n => !(n.classList && (n.classList.contains('headerlink') ||
+                                                                     n.classList.contains('anchorjs-link'))))
+                                      .map(n => n.textContent).join('').trim();
+        const section = h.closest('section');
+        const sig = section ? section.querySelector('pre') : null;
+        return [name, sig ? sig.textContent : ''];
+    })"""):
+        if name not in found or re.search(rf"\b{re.escape(name)}\(", code): found[name] = code
+    return found
+
+
+def _field_docs(module: str) -> dict:
+    """{class: {field: comment}} for the public classes whose parameters are their annotated fields (dataclasses,
+    NamedTuples, pydantic models: no `__init__` of their own), read from the module's source."""
+    path = ROOT / "model_foundry" / (module.replace(".", "/") + ".py")
+    source = path.read_text(encoding="utf-8")
+    comments = {t.start[0]: t.string.lstrip("# ").strip() for t in
+                tokenize.generate_tokens(io.StringIO(source).readline) if t.type == tokenize.COMMENT}
+    callables, _ = public_names(module)
+    found = {}
+    for node in ast.parse(source).body:
+        if not isinstance(node, ast.ClassDef) or node.name not in callables: continue
+        if any(isinstance(b, ast.FunctionDef) and b.name == "__init__" for b in node.body): continue
+        fields = {b.target.id: comments.get(b.lineno) for b in node.body
+                  if isinstance(b, ast.AnnAssign) and isinstance(b.target, ast.Name)}
+        if (documented := {k: v for k, v in fields.items() if v}): found[node.name] = documented
+    return found
+
+
+def _module_page(module, visits):
+    page = page_of(exported_modules()[module])
+    assert page in visits, f"{module} is exported from nbs/{exported_modules()[module]}, but the site has no {page}"
+    return page, visits[page].page
+
+
+@pytest.mark.parametrize("module", sorted(exported_modules()))
+def test_public_functions_and_classes_have_a_heading_signature_and_parameter_docs(module, visits):
+    from fastcore.docments import docments
+    page, view = _module_page(module, visits)
+    sections, (callables, _) = _sections(view), public_names(module)
+    mod, fields = importlib.import_module(f"model_foundry.{module}"), _field_docs(module)
+    missing, no_signature, no_docs = [], [], []
+    for name in callables:
+        if name not in sections: missing.append(name); continue
+        signature = sections[name]
+        if not re.search(rf"\b{re.escape(name)}\(", signature): no_signature.append(name); continue
+        if name in fields: continue  # their parameters are fields: the next test
+        documented = {p: d for p, d in docments(getattr(mod, name)).items() if d and p != "return"}
+        no_docs += [f"{name}({p}: {d})" for p, d in documented.items() if d.splitlines()[0] not in signature]
+    assert not missing, f"{page}: no heading for {missing}"
+    assert not no_signature, f"{page}: no signature under the heading of {no_signature}"
+    assert not no_docs, f"{page}: parameter docs missing from the signatures: {no_docs}"
+
+
+# nbdev's show_doc renders a class defined in a notebook cell without the comments of its fields (it cannot read a
+# class's source there), and pydantic models as `(**data)`; these pages do not show their classes' field docs yet.
+FIELD_DOCS_MISSING = {"config", "data", "evaluation", "synthetic", "trainer", "training.loop", "training.schedules"}
+
+
+@pytest.mark.parametrize("module", [pytest.param(m, marks=pytest.mark.xfail(
+    m in FIELD_DOCS_MISSING, strict=True, reason="show_doc leaves out the field docs of classes defined in notebooks"))
+    for m in sorted(exported_modules())])
+def test_field_docs_of_dataclasses_and_config_models_are_shown(module, visits):
+    page, view = _module_page(module, visits)
+    sections = _sections(view)
+    missing = [f"{cls}.{f}: {d}" for cls, docs in _field_docs(module).items() for f, d in docs.items()
+               if d not in sections.get(cls, "")]
+    assert not missing, f"{page}: field docs not shown with their class: {missing}"
+
+
+# Constants, loggers and type aliases have no signature, and nbdev does not show the code of `#| export` cells:
+# such a name is on its page only where the prose, an example or an `#| exports` cell shows it.
+OTHER_NAMES_MISSING = {"config", "synthetic", "training.tokenization", "data", "training.loop", "evaluation", "plots"}
+
+
+@pytest.mark.parametrize("module", [pytest.param(m, marks=pytest.mark.xfail(
+    m in OTHER_NAMES_MISSING, strict=True, reason="the notebook does not show all its public constants yet"))
+    for m in sorted(exported_modules())])
+def test_public_constants_appear_on_their_page(module, visits):
+    page, view = _module_page(module, visits)
+    text = view.inner_text("article") if view.locator("article").count() else view.inner_text("body")
+    _, others = public_names(module)
+    absent = [n for n in others if not re.search(rf"\b{re.escape(n)}\b", text)]
+    assert not absent, f"{page}: these public names appear nowhere on the page: {absent}"
+
+
+@pytest.mark.skipif(not (SITE / "search.html").exists(), reason="the Quarto site's search is a popup, not a page")
+def test_search_finds_a_public_name(site, browser):
+    page = browser.new_page()
+    page.goto(site + "search.html?q=CheckpointManager")
+    results = page.locator("#search-results ul li a")
+    results.first.wait_for(timeout=15_000)
+    assert any("checkpointing.html" in (a or "") for a in results.evaluate_all("as => as.map(a => a.href)"))
+    page.close()
+
+
+def test_screenshots_of_the_home_page_and_a_tutorial(visits):
+    ARTIFACTS.mkdir(exist_ok=True)
+    home = ARTIFACTS / "docs-home.png"
+    visits["index.html"].page.screenshot(path=home)
+    tutorials = sorted(p for p in visits if p.startswith("tutorials/"))
+    assert tutorials, "the site has no tutorials"
+    tutorial = visits[tutorials[0]].page
+    figures = tutorial.locator("img")
+    if figures.count(): figures.first.scroll_into_view_if_needed()  # a plot in the picture
+    shot = ARTIFACTS / "docs-tutorial.png"
+    tutorial.screenshot(path=shot)
+    assert home.stat().st_size and shot.stat().st_size
+    print(f"screenshots: {home} {shot}")

@@ -1,0 +1,221 @@
+"""Build the documentation site into docs/ from the notebooks, and README.md from nbs/index.ipynb (`make docs`).
+
+Where Quarto is installed this is nbdev's own pipeline: `nbdev-docs`, then `nbdev-readme`.
+
+Where it is not, nbdev still processes the notebooks: `proc_nbs` (what `nbdev-proc-nbs` runs, without its Quarto
+install attempt and without rewriting `_quarto.yml`, `sidebar.yml` or `_modidx.py`) executes the exported cells,
+renders every `show_doc` and applies the nbdev directives, writing the processed notebooks to _proc/. Sphinx with
+myst-nb (execution off: the saved outputs are shown) and the furo theme then renders them, with navigation and
+search. What is here is only the glue between the two:
+
+- each processed notebook is staged in _sphinx/src/ under the page name Quarto would give it (`output-file` of its
+  front matter, so `00_config.ipynb` is still `config.html`), with its front matter turned into the page title;
+- the Quarto cell options that nbdev leaves for Quarto become myst-nb's: `echo: false` hides the code,
+  `output: false` the output, `include: false` the cell, `code-fold` folds the code, and `output: asis` (what
+  `show_doc` uses) puts the markdown output in the page itself, so each documented name is a real heading;
+- the navigation follows nbs/sidebar.yml; a notebook it does not list is added after the others of its folder.
+
+README.md is written by tools/readme.py on this path (`nbdev-readme` needs Quarto).
+"""
+import argparse, json, os, re, shutil, subprocess, sys, time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+NBS = ROOT / "nbs"
+WORK = ROOT / "_sphinx"  # staged sources, Sphinx's cache and its HTML before it is copied to docs/
+SRC, HTML = WORK / "src", WORK / "html"
+CONF = ROOT / "tools" / "sphinx"
+
+
+def _nbdev(cmd: str):
+    subprocess.run([str(Path(sys.executable).parent / cmd)], cwd=ROOT, check=True)
+
+
+# ------------------------------------------------------------------ the notebooks and their order
+
+def notebooks() -> list[Path]:
+    "Every notebook of the site, relative to nbs/ (nbdev's rule: folders starting with `_` or `.` are skipped)."
+    from nbdev.doclinks import nbglob
+    return sorted(Path(p).relative_to(NBS) for p in nbglob(NBS, file_re=r"\.ipynb$", skip_folder_re=r"^[_.]"))
+
+
+def _sidebar_entries(contents, section=None):
+    for item in contents or []:
+        if isinstance(item, str): yield section, item
+        elif isinstance(item, dict) and "section" in item:
+            if "href" in item: yield item["section"], item["href"]
+            yield from _sidebar_entries(item.get("contents"), item["section"])
+        elif isinstance(item, dict) and "href" in item: yield section, item["href"]
+
+
+def navigation(nbs: list[Path], sidebar: Path = NBS / "sidebar.yml") -> list[tuple]:
+    """(section, notebook) pairs in the order of `sidebar`; notebooks it does not list follow the last listed one
+    of their folder (or end the list). Entries that are not notebooks of the site are left out."""
+    import yaml
+    listed = yaml.safe_load(sidebar.read_text())["website"]["sidebar"]["contents"] if sidebar.exists() else []
+    known, order = set(nbs), []
+    for section, href in _sidebar_entries(listed):
+        p = Path(href)
+        if p in known and all(p != q for _, q in order): order.append((section, p))
+    for p in (p for p in nbs if p not in {q for _, q in order}):
+        same = [i for i, (_, q) in enumerate(order) if q.parent == p.parent and q.name != "index.ipynb"]
+        at = same[-1] + 1 if same else len(order)
+        section = order[same[-1]][0] if same else (p.parent.name.replace("_", " ").title() if p.parent.parts else None)
+        print(f"docs: {p} is not in nbs/sidebar.yml; listed after the other pages of its folder", file=sys.stderr)
+        order.insert(at, (section, p))
+    return order
+
+
+# ------------------------------------------------------------------ staging a processed notebook for myst-nb
+
+_QUARTO_TAGS = {("echo", "false"): "remove-input", ("output", "false"): "remove-output",
+                ("include", "false"): "remove-cell", ("code-fold", "true"): "hide-input",
+                ("code-fold", "show"): "hide-input"}
+
+
+def _text(src) -> str: return src if isinstance(src, str) else "".join(src)
+
+
+def _options(source: str) -> tuple[dict, str]:
+    "The `#| key: value` Quarto options that open a cell, and the code without them."
+    lines, opts = source.splitlines(), {}
+    while lines and lines[0].startswith("#|"):
+        key, _, value = lines.pop(0)[2:].partition(":")
+        opts[key.strip()] = value.strip().lower()
+    return opts, "\n".join(lines)
+
+
+def _front_matter(cell) -> dict:
+    import yaml
+    src = _text(cell["source"]).strip()
+    if cell["cell_type"] != "raw" or not src.startswith("---"): return {}
+    return yaml.safe_load(src.strip("-\n")) or {}
+
+
+def _markdown(text: str) -> dict: return {"cell_type": "markdown", "metadata": {}, "source": text}
+
+
+def _asis(outputs) -> str:
+    """The markdown a cell with `output: asis` puts in the page (a leading rule is dropped: docutils has no rule
+    before a heading, and the heading separates the entries already)."""
+    parts = [_text(o["data"]["text/markdown"]) for o in outputs if "text/markdown" in o.get("data", {})]
+    return "\n\n".join(re.sub(r"\A\s*---+\s*\n", "", p) for p in parts)
+
+
+def stage_notebook(nb: dict) -> tuple[str, dict]:
+    "The page name (`output-file` without `.html`) and the notebook as myst-nb should render it."
+    cells = list(nb["cells"])
+    fm = _front_matter(cells[0]) if cells else {}
+    if fm: cells.pop(0)
+    head = [_markdown("\n\n".join(filter(None, [f"# {fm['title']}", fm.get("description")])))] if "title" in fm else []
+    out = []
+    for cell in cells:
+        if cell["cell_type"] != "code":
+            out.append(cell)
+            continue
+        opts, code = _options(_text(cell["source"]))
+        if opts.get("output") == "asis":
+            if opts.get("echo") != "false": out.append({**cell, "source": code, "outputs": []})
+            if (md := _asis(cell.get("outputs", []))): out.append(_markdown(md))
+            continue
+        meta = {k: v for k, v in cell.get("metadata", {}).items() if k != "execution"}  # execnb's timings
+        tags = [*meta.get("tags", []), *(t for (k, v), t in _QUARTO_TAGS.items() if opts.get(k) == v)]
+        if tags: meta["tags"] = list(dict.fromkeys(tags))
+        out.append({**cell, "metadata": meta, "source": code})
+    metadata = {k: v for k, v in nb.get("metadata", {}).items() if k != "widgets"}  # no widget scripts to fetch
+    name = Path(fm.get("output-file", "")).stem
+    return name, {**nb, "metadata": metadata, "cells": head + out}
+
+
+def _link_pages(nb: dict, page: str, pages: set):
+    "Links between pages name the HTML (`config.html#load_config`); Sphinx resolves links to their sources."
+    here = Path(page).parent
+    def fix(m):
+        target = os.path.normpath(here / m[1]).replace(os.sep, "/")
+        return f"]({m[1]}.ipynb{m[2] or ''})" if target in pages else m[0]
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "markdown":
+            cell["source"] = re.sub(r"\]\(([\w./-]+)\.html(#[\w-]*)?\)", fix, _text(cell["source"]))
+
+
+def _write(path: Path, text: str):
+    "Write only what changed, so Sphinx rebuilds only those pages."
+    if not path.exists() or path.read_text(encoding="utf-8") != text:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+
+def stage(proc: Path, nav: list[tuple]) -> list[str]:
+    "Stage every page under SRC, the navigation in the home page; returns the page names in order."
+    from nbdev.config import nbpath2html
+    pages, home = [], None
+    for section, nb_path in nav:
+        name, nb = stage_notebook(json.loads((proc / nb_path).read_text(encoding="utf-8")))
+        page = (nb_path.parent / name).as_posix() if name else nbpath2html(nb_path).with_suffix("").as_posix()
+        if page == "index": home = nb
+        else: pages.append((section, page, nb))
+    if home is None: raise SystemExit("docs: nbs/index.ipynb (the home page) is missing")
+    toctrees, last = [], object()
+    for section, page, _ in pages:
+        if section != last:
+            toctrees.append(["```{toctree}", ":hidden:", *([f":caption: {section}"] if section else []), ""])
+            last = section
+        toctrees[-1].append(page)
+    home["cells"].append(_markdown("\n\n".join("\n".join(t + ["```"]) for t in toctrees)))
+    names = {"index"} | {page for _, page, _ in pages}
+    for page, nb in [("index", home)] + [(page, nb) for _, page, nb in pages]: _link_pages(nb, page, names)
+    keep = {SRC / "index.ipynb"} | {SRC / f"{page}.ipynb" for _, page, _ in pages}
+    for page, nb in [("index", home)] + [(page, nb) for _, page, nb in pages]:
+        for i, cell in enumerate(nb["cells"]): cell.setdefault("id", f"cell-{i}")  # nbformat 4.5 wants ids
+        _write(SRC / f"{page}.ipynb", json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+    for stale in set(SRC.rglob("*.ipynb")) - keep: stale.unlink()
+    return ["index"] + [page for _, page, _ in pages]
+
+
+# ------------------------------------------------------------------ the two pipelines
+
+def build_quarto():
+    "nbdev's own pipeline."
+    _nbdev("nbdev-docs")
+    _nbdev("nbdev-readme")
+
+
+def build_sphinx(strict: bool = False, jobs: str = "auto"):
+    "nbdev's processing, then Sphinx + myst-nb; README.md from tools/readme.py."
+    from nbdev.config import get_config
+    from nbdev.serve import proc_nbs
+    from sphinx.cmd.build import build_main
+    # the processed notebooks document this checkout's package, whatever else is installed (nbdev's workers start
+    # with this process's sys.path)
+    sys.path.insert(0, str(ROOT))
+    os.chdir(ROOT)
+    site = get_config(ROOT).doc_path
+    t0 = time.time()
+    try: proc = proc_nbs(str(NBS), n_workers=os.cpu_count() or 1)
+    except Exception as e:  # nbdev names the notebook and the cell; its traceback through the workers says nothing
+        raise SystemExit(f"docs: nbdev could not process the notebooks.\n{e}\n\nTo render `show_doc`, nbdev runs "
+                         "each notebook's exported cells, show_doc cells and every cell with an import: such a cell "
+                         "must hold only imports.") from None
+    t1 = time.time()
+    pages = stage(proc, navigation(notebooks()))
+    args = ["-b", "html", "-q", "-j", jobs, "-c", str(CONF), "-d", str(WORK / "doctrees"), str(SRC), str(HTML)]
+    if strict: args[:0] = ["-W", "--keep-going"]  # a broken link or a page Sphinx cannot read fails the build
+    if build_main(args): raise SystemExit("docs: sphinx-build failed (its messages above say where)")
+    shutil.rmtree(site, ignore_errors=True)
+    shutil.copytree(HTML, site, ignore=shutil.ignore_patterns(".buildinfo"))
+    t2 = time.time()
+    subprocess.run([sys.executable, str(ROOT / "tools" / "readme.py")], check=True)
+    print(f"docs: {len(pages)} pages in {site.relative_to(ROOT)}/ (notebooks processed in {t1 - t0:.0f} s, rendered in {t2 - t1:.0f} s); "
+          "README.md written from nbs/index.ipynb")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sphinx", action="store_true", help="use the Quarto-free path even where Quarto is installed")
+    ap.add_argument("--strict", action="store_true", help="Quarto-free path: fail on any Sphinx warning")
+    args = ap.parse_args(argv)
+    if shutil.which("quarto") and not args.sphinx: build_quarto()
+    else: build_sphinx(strict=args.strict)
+
+
+if __name__ == "__main__": main()
