@@ -10,7 +10,7 @@ TORCH ?= torch==2.13.0
 TORCH_PIP_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: quickstart test test-all export readme docs docs-check clean-runs
+.PHONY: quickstart test test-slow test-all export readme docs docs-check clean-runs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ TEST_ENV := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 test: $(VENV)/.installed
 	$(TEST_ENV) $(BIN)/python -m pytest -n auto --dist worksteal $(PYTEST_ARGS)
 
+# Only what `test` leaves out: the tests marked slow, and the notebooks with slow cells run with them (the tutorials'
+# training). CI runs it after `test`.
+test-slow: $(VENV)/.installed
+	$(TEST_ENV) $(BIN)/python -m pytest -n auto --dist worksteal --runslow -m slow $(PYTEST_ARGS)
+
 test-all: $(VENV)/.installed
 	$(TEST_ENV) MODEL_FOUNDRY_TEST_FLAGS="slow" $(BIN)/python -m pytest -n auto --dist worksteal --runslow $(PYTEST_ARGS)
 
@@ -46,8 +51,8 @@ readme: $(VENV)/.installed
 	$(BIN)/python tools/readme.py
 
 # The documentation site, written into docs/ (not committed; the deploy workflow builds it), and README.md. With
-# Quarto installed this is nbdev's `nbdev-docs` and `nbdev-readme`; without, nbdev processes the notebooks and
-# Sphinx renders them (tools/docs.py).
+# Quarto installed the site is nbdev's `nbdev-docs`; without, nbdev processes the notebooks and Sphinx renders them
+# (tools/docs.py). README.md comes from tools/readme.py on both paths.
 DOCS_ARGS ?=
 docs: $(VENV)/.installed
 	$(TEST_ENV) $(BIN)/python tools/docs.py $(DOCS_ARGS)

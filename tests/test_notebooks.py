@@ -1,6 +1,7 @@
-"""Every notebook in nbs/ runs, the way `nbdev-test` runs it: cells flagged with the project's `tst_flags`
-(`slow`, `cuda`) are skipped unless named in MODEL_FOUNDRY_TEST_FLAGS (e.g. "slow")."""
-import os
+"""Every notebook in nbs/ runs, the way `nbdev-test` runs it: cells flagged with the project's `tst_flags` (`slow`,
+`cuda`) are skipped. A notebook with `slow` cells is run a second time with them (a test marked `slow`: `make
+test-slow`, which CI runs after the main suite), so that its saved outputs stay what the code produces."""
+import json, os
 from pathlib import Path
 
 import pytest
@@ -13,12 +14,30 @@ NBS = ROOT / "nbs"
 NOTEBOOKS = sorted(p for p in NBS.rglob("*.ipynb") if not any(part.startswith((".", "_")) for part in p.parts))
 
 
+def has_flag(nb: Path, flag: str) -> bool:
+    "Whether a code cell of the notebook carries `#| <flag>`."
+    cells = json.loads(nb.read_text(encoding="utf-8"))["cells"]
+    return any(c["cell_type"] == "code" and any(l.split() == ["#|", flag] for l in
+               (c["source"] if isinstance(c["source"], list) else c["source"].splitlines())) for c in cells)
+
+
+def run(nb: Path, force: list[str]):
+    cfg = get_config(ROOT)
+    skip = cfg.tst_flags.split() if isinstance(cfg.tst_flags, str) else list(cfg.tst_flags)
+    force = force + os.environ.get("MODEL_FOUNDRY_TEST_FLAGS", "").split()
+    with working_directory(cfg.nbs_path):
+        ok, _ = run_notebook(nb, skip_flags=skip, force_flags=force, basepath=ROOT, cell_timeout=900)
+    assert ok, f"{nb.relative_to(ROOT)} failed (the cell's error is printed above)"
+
+
 @pytest.mark.notebook
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: str(p.relative_to(NBS)))
 def test_notebook(nb):
-    cfg = get_config(ROOT)
-    skip = cfg.tst_flags.split() if isinstance(cfg.tst_flags, str) else list(cfg.tst_flags)
-    force = os.environ.get("MODEL_FOUNDRY_TEST_FLAGS", "").split()
-    with working_directory(cfg.nbs_path):
-        ok, _ = run_notebook(nb, skip_flags=skip, force_flags=force, basepath=ROOT, cell_timeout=600)
-    assert ok, f"{nb.relative_to(ROOT)} failed (the cell's error is printed above)"
+    run(nb, [])
+
+
+@pytest.mark.notebook
+@pytest.mark.slow
+@pytest.mark.parametrize("nb", [p for p in NOTEBOOKS if has_flag(p, "slow")], ids=lambda p: str(p.relative_to(NBS)))
+def test_notebook_with_slow_cells(nb):
+    run(nb, ["slow"])

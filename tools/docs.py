@@ -1,6 +1,6 @@
 """Build the documentation site into docs/ from the notebooks, and README.md from nbs/index.ipynb (`make docs`).
 
-Where Quarto is installed this is nbdev's own pipeline: `nbdev-docs`, then `nbdev-readme`.
+Where Quarto is installed the site is nbdev's own pipeline (`nbdev-docs`).
 
 Where it is not, nbdev still processes the notebooks: `proc_nbs` (what `nbdev-proc-nbs` runs, without its Quarto
 install attempt and without rewriting `_quarto.yml`, `sidebar.yml` or `_modidx.py`) executes the exported cells,
@@ -15,7 +15,8 @@ search. What is here is only the glue between the two:
   `show_doc` uses) puts the markdown output in the page itself, so each documented name is a real heading;
 - the navigation follows nbs/sidebar.yml; a notebook it does not list is added after the others of its folder.
 
-README.md is written by tools/readme.py on this path (`nbdev-readme` needs Quarto).
+README.md is written by tools/readme.py on both paths: one generator, so the README does not depend on which
+machine built it (`nbdev-readme`, Quarto's, writes it differently, and would make a README that CI rejects).
 """
 import argparse, json, os, re, shutil, subprocess, sys, time
 from pathlib import Path
@@ -175,9 +176,9 @@ def stage(proc: Path, nav: list[tuple]) -> list[str]:
 # ------------------------------------------------------------------ the two pipelines
 
 def build_quarto():
-    "nbdev's own pipeline."
+    "nbdev's own pipeline; README.md from tools/readme.py."
     _nbdev("nbdev-docs")
-    _nbdev("nbdev-readme")
+    subprocess.run([sys.executable, str(ROOT / "tools" / "readme.py")], check=True)
 
 
 def build_sphinx(strict: bool = False, jobs: str = "auto"):
