@@ -110,6 +110,10 @@ def test_evaluate_every_checkpoint_then_from_the_cache(temp_workspace, tiny_corp
     r = run(["-m", "model_foundry.cli", "plot", "run", "--out", "figures"], cwd=temp_workspace)
     assert r.returncode == 0, r.stderr
     drawn = sorted(p.name for p in (temp_workspace / "figures").iterdir())
-    assert drawn == sorted(["run-loss.png", "loss.png", "ppl.png", "minimal_pairs.png", "surprisal.png",
+    assert drawn == sorted(["run-loss.png", "held_out_loss.png", "ppl.png", "minimal_pairs.png", "surprisal.png",
                             "weight_norm.png", "weight_change.png", "minimal_pairs-phenomena.png"]), drawn
     assert all((temp_workspace / "figures" / n).read_bytes()[:4] == b"\x89PNG" for n in drawn)
+    r = run(["-m", "model_foundry.cli", "plot", "run"], cwd=temp_workspace)  # into the run folder: one file a figure
+    written = r.stdout.split()
+    assert r.returncode == 0 and len(written) == len(set(written)) == 8, r.stdout
+    assert str(Path("run") / "loss.png") in written and str(Path("run") / "held_out_loss.png") in written

@@ -1,5 +1,5 @@
 """How tools/docs.py turns nbdev's processed notebooks into the site's pages (no build, no browser: milliseconds)."""
-import importlib.util
+import importlib, importlib.util
 from pathlib import Path
 
 import pytest
@@ -74,3 +74,53 @@ def test_a_processed_notebook_becomes_a_page_with_quartos_cell_options_applied(d
     assert (cells[4]["source"], cells[4]["metadata"]) == ("train()", {})
     docs._link_pages(page, "config", {"config", "data"})
     assert cells[5]["source"] == "See [the data](data.ipynb#corpus_files)."
+
+
+FIELD_CLASSES = '''
+from __future__ import annotations
+from dataclasses import dataclass, field
+from typing import Literal, NamedTuple, Optional
+from pydantic import BaseModel, Field
+
+class _Base(BaseModel):
+    every: Optional[int] = Field(None, gt=0)  # steps between checkpoints
+
+class Rule(_Base):
+    "A rule."
+    kind: Literal["log", "linear"]  # how it places checkpoints
+    base: float = Field(2, gt=1, le=10)  # ratio between checkpoints
+
+@dataclass
+class Plan:
+    steps: int  # optimizer steps
+    marks: list[int] = field(default_factory=list)  # extra checkpoints
+
+class Pair(NamedTuple):
+    good: str  # the grammatical sentence
+    bad: str  # the other one
+
+def helper(x: int): return x
+'''
+
+
+@pytest.mark.unit
+def test_classes_with_fields_get_their_fields_listed_from_the_package_source(docs, tmp_path, monkeypatch):
+    (tmp_path / "fieldsmod.py").write_text(FIELD_CLASSES)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    mod = importlib.import_module("fieldsmod")
+    sig, items = docs.fields_markdown("Rule", mod.Rule)  # pydantic: keyword-only, inherited fields with their docs
+    assert sig == "def Rule(\n    *, every:Optional[int]=None, kind:Literal['log', 'linear'], base:float=2\n):"
+    assert items.splitlines() == ["- **`every`** (`Optional[int]`, > 0, default `None`) — steps between checkpoints",
+                                  "- **`kind`** (`Literal['log', 'linear']`, *required*) — how it places checkpoints",
+                                  "- **`base`** (`float`, > 1, ≤ 10, default `2`) — ratio between checkpoints"]
+    assert docs.fields_markdown("Plan", mod.Plan)[1].splitlines()[1] == \
+        "- **`marks`** (`list[int]`, default `list()`) — extra checkpoints"
+    sig, items = docs.fields_markdown("Pair", mod.Pair)  # no defaults: no "required" on every line
+    assert (sig, items.splitlines()[0]) == ("def Pair(\n    good:str, bad:str\n):",
+                                            "- **`good`** (`str`) — the grammatical sentence")
+    assert docs.fields_markdown("helper", mod.helper) == docs.fields_markdown("_Base", None) == ("", "")
+    shown = "### Rule\n\n```python\ndef Rule(\n    **data:Any\n)->None:\n```\n\n*A rule.*"
+    page = docs._with_fields(shown, "show_doc(Rule)", mod)
+    assert page.startswith("### Rule\n\n```python\ndef Rule(\n    *, every") and "**data" not in page
+    assert page.endswith("*A rule.*\n\n" + docs.fields_markdown("Rule", mod.Rule)[1] + "\n")
+    assert docs._with_fields(shown, "show_doc(helper)", mod) == shown

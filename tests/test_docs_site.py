@@ -2,8 +2,9 @@
 
 Every page loads without console errors, page errors or failed requests, and fetches nothing from elsewhere; every
 image loads; every public name of a module (its `__all__`) is on the page of the notebook it is exported from,
-functions and classes as a heading with their signature and parameter docs; search finds a name. Screenshots of
-the home page and a tutorial are saved in test-artifacts/.
+functions and classes as a heading with their signature and parameter docs (the fields of dataclasses, NamedTuples
+and config models listed under it), other names somewhere on the page; search finds a name. Screenshots of the
+home page and a tutorial are saved in test-artifacts/.
 
 These tests read the site built by `make docs` and are deselected from `make test`; `make docs-check` builds the
 site and runs them (`pytest -m docs`). Chromium is Debian's `chromium` package (installed here when running as root
@@ -165,20 +166,29 @@ def test_every_image_loads(visits):
     assert images, "the site shows no images; the tutorials' and plots' saved figures should be there"
 
 
-def _sections(page) -> dict:
-    """{heading text: text of the first code block of its section (the signature)} for every heading of a page;
-    where headings repeat (a section `Trainer` above the entry `Trainer`), the one whose code block names it."""
+def _entries(page) -> dict:
+    """{heading text: (text of the first code block of its section (the signature), {first code: text of the item}
+    of the first list in it (a class's fields))} for every heading of a page; where headings repeat (a section
+    `Trainer` above the entry `Trainer`), the one whose code block names it."""
     found = {}
-    for name, code in page.evaluate("""() => [...document.querySelectorAll('h1,h2,h3,h4,h5,h6')].map(h => {
+    for name, code, items in page.evaluate("""() => [...document.querySelectorAll('h1,h2,h3,h4,h5,h6')].map(h => {
         const name = [...h.childNodes].filter(n => !(n.classList && (n.classList.contains('headerlink') ||
                                                                      n.classList.contains('anchorjs-link'))))
                                       .map(n => n.textContent).join('').trim();
         const section = h.closest('section');
         const sig = section ? section.querySelector('pre') : null;
-        return [name, sig ? sig.textContent : ''];
+        const list = section ? section.querySelector('ul') : null;
+        const items = list ? [...list.children].map(li => [(li.querySelector('code') || li).textContent,
+                                                            li.textContent]) : [];
+        return [name, sig ? sig.textContent : '', items];
     })"""):
-        if name not in found or re.search(rf"\b{re.escape(name)}\(", code): found[name] = code
+        if name not in found or re.search(rf"\b{re.escape(name)}\(", code): found[name] = (code, dict(items))
     return found
+
+
+def _sections(page) -> dict:
+    "{heading text: the signature under it} (see `_entries`)."
+    return {name: code for name, (code, _) in _entries(page).items()}
 
 
 def _field_docs(module: str) -> dict:
@@ -224,30 +234,21 @@ def test_public_functions_and_classes_have_a_heading_signature_and_parameter_doc
     assert not no_docs, f"{page}: parameter docs missing from the signatures: {no_docs}"
 
 
-# nbdev's show_doc renders a class defined in a notebook cell without the comments of its fields (it cannot read a
-# class's source there), and pydantic models as `(**data)`; these pages do not show their classes' field docs yet.
-FIELD_DOCS_MISSING = {"config", "data", "evaluation", "synthetic", "trainer", "training.loop", "training.schedules"}
-
-
-@pytest.mark.parametrize("module", [pytest.param(m, marks=pytest.mark.xfail(
-    m in FIELD_DOCS_MISSING, strict=True, reason="show_doc leaves out the field docs of classes defined in notebooks"))
-    for m in sorted(exported_modules())])
+# nbdev's show_doc cannot read the source of a class defined in a notebook cell (nor shows a pydantic model's fields):
+# tools/docs.py lists the fields, read from the package, under the class's heading.
+@pytest.mark.parametrize("module", sorted(exported_modules()))
 def test_field_docs_of_dataclasses_and_config_models_are_shown(module, visits):
     page, view = _module_page(module, visits)
-    sections = _sections(view)
+    entries = _entries(view)
+    shown = lambda cls, f: re.sub("[‘’]", "'", entries.get(cls, ("", {}))[1].get(f, ""))  # Sphinx's smart quotes
     missing = [f"{cls}.{f}: {d}" for cls, docs in _field_docs(module).items() for f, d in docs.items()
-               if d not in sections.get(cls, "")]
-    assert not missing, f"{page}: field docs not shown with their class: {missing}"
+               if d.replace("`", "") not in shown(cls, f)]  # code spans lose their backticks
+    assert not missing, f"{page}: field docs not on the line of their field under their class: {missing}"
 
 
 # Constants, loggers and type aliases have no signature, and nbdev does not show the code of `#| export` cells:
 # such a name is on its page only where the prose, an example or an `#| exports` cell shows it.
-OTHER_NAMES_MISSING = {"config", "synthetic", "training.tokenization", "data", "training.loop", "evaluation", "plots"}
-
-
-@pytest.mark.parametrize("module", [pytest.param(m, marks=pytest.mark.xfail(
-    m in OTHER_NAMES_MISSING, strict=True, reason="the notebook does not show all its public constants yet"))
-    for m in sorted(exported_modules())])
+@pytest.mark.parametrize("module", sorted(exported_modules()))
 def test_public_constants_appear_on_their_page(module, visits):
     page, view = _module_page(module, visits)
     text = view.inner_text("article") if view.locator("article").count() else view.inner_text("body")

@@ -11,14 +11,20 @@ search. What is here is only the glue between the two:
 - each processed notebook is staged in _sphinx/src/ under the page name Quarto would give it (`output-file` of its
   front matter, so `00_config.ipynb` is still `config.html`), with its front matter turned into the page title;
 - the Quarto cell options that nbdev leaves for Quarto become myst-nb's: `echo: false` hides the code,
-  `output: false` the output, `include: false` the cell, `code-fold` folds the code, and `output: asis` (what
-  `show_doc` uses) puts the markdown output in the page itself, so each documented name is a real heading;
+  `output: false` the output, `include: false` the cell, `code-fold: true` folds the code (`code-fold: show`, an
+  `exports` cell's, is code shown), and `output: asis` (what `show_doc` uses) puts the markdown output in the page
+  itself, so each documented name is a real heading;
+- under the heading of a dataclass, NamedTuple or pydantic model, its signature and the list of its fields (type,
+  constraints, default, and the comment after the field) come from its counterpart in the package: in the
+  notebook's kernel `show_doc` cannot read the source of a class defined in a cell, so it leaves out the field
+  docs, and it shows a pydantic model as `(**data)`;
 - the navigation follows nbs/sidebar.yml; a notebook it does not list is added after the others of its folder.
 
 README.md is written by tools/readme.py on both paths: one generator, so the README does not depend on which
 machine built it (`nbdev-readme`, Quarto's, writes it differently, and would make a README that CI rejects).
 """
-import argparse, json, os, re, shutil, subprocess, sys, time
+import argparse, ast, dataclasses, importlib, inspect, io, json, os, re, shutil, subprocess, sys, textwrap, time
+import tokenize
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,11 +73,101 @@ def navigation(nbs: list[Path], sidebar: Path = NBS / "sidebar.yml") -> list[tup
     return order
 
 
+# ------------------------------------------------------------------ the fields of dataclasses, NamedTuples and models
+
+_BOUNDS = {"gt": ">", "ge": "≥", "lt": "<", "le": "≤", "min_length": "length ≥", "max_length": "length ≤"}
+
+
+def _declared(cls) -> dict:
+    """{field: (type as written, the comment after it)} from the class bodies of `cls` and of its bases in the same
+    package, the nearest first."""
+    found = {}
+    for c in cls.__mro__:
+        if c.__module__.partition(".")[0] != cls.__module__.partition(".")[0]: continue
+        try: src = textwrap.dedent(inspect.getsource(c))
+        except (OSError, TypeError): continue
+        notes = {t.start[0]: t.string.lstrip("#").strip()
+                 for t in tokenize.generate_tokens(io.StringIO(src).readline) if t.type == tokenize.COMMENT}
+        for node in ast.parse(src).body[0].body:
+            if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+                note = next((notes[i] for i in range(node.lineno, node.end_lineno + 1) if i in notes), "")
+                found.setdefault(node.target.id, (ast.unparse(node.annotation), note))
+    return found
+
+
+def _default(v, factory=None) -> str:
+    if factory is not None: return f"{getattr(factory, '__name__', 'factory')}()"
+    if getattr(v, "model_fields_set", None) == set(): return f"{type(v).__name__}()"  # a pydantic model as it comes
+    return repr(v)
+
+
+def fields(cls) -> list[tuple]:
+    """(name, type, default, constraints, doc) of each field of a dataclass, NamedTuple or pydantic model (none for
+    other classes), from the package's source: the type as written, the doc the comment after the field, the default
+    as Python writes it (None: required)."""
+    if not inspect.isclass(cls): return []
+    if isinstance(getattr(cls, "model_fields", None), dict):  # pydantic
+        got = [(n, f.annotation, None if f.is_required() else _default(f.default, f.default_factory),
+                [f"{op} {getattr(m, k)}" for m in f.metadata for k, op in _BOUNDS.items() if hasattr(m, k)])
+               for n, f in cls.model_fields.items()]
+    elif dataclasses.is_dataclass(cls):
+        none = dataclasses.MISSING
+        got = [(f.name, f.type, None if f.default is none and f.default_factory is none else
+                _default(f.default, None if f.default_factory is none else f.default_factory), [])
+               for f in dataclasses.fields(cls) if f.init]
+    elif issubclass(cls, tuple) and hasattr(cls, "_fields"):  # NamedTuple
+        got = [(n, cls.__annotations__.get(n, ""),
+                _default(cls._field_defaults[n]) if n in cls._field_defaults else None, []) for n in cls._fields]
+    else: return []
+    declared = _declared(cls)
+    return [(n, declared[n][0] if n in declared else t if isinstance(t, str) else inspect.formatannotation(t),
+             d, c, declared.get(n, ("", ""))[1]) for n, t, d, c in got]
+
+
+def fields_markdown(name: str, cls) -> tuple[str, str]:
+    """The signature of a class with fields, written as `show_doc` writes signatures, and the list of its fields, one
+    line each: name (type, constraints, default) — doc; ("", "") for a class without fields."""
+    rows = fields(cls)
+    if not rows: return "", ""
+    kinds = {n: p.kind for n, p in inspect.signature(cls).parameters.items()}
+    params = []
+    for n, t, d, _, _ in rows:
+        if kinds.get(n) == inspect.Parameter.KEYWORD_ONLY and "*" not in params: params.append("*")
+        params.append(f"{n}:{t}" + ("" if d is None else f"={d}"))
+    lines = [""]
+    for p in params:  # as many on a line as the page shows without scrolling
+        if lines[-1] and len(lines[-1]) + len(p) > 82: lines[-1] += ","; lines.append(p)
+        else: lines[-1] = f"{lines[-1]}, {p}" if lines[-1] else p
+    sig = f"def {name}(\n    " + "\n    ".join(lines) + "\n):"
+    defaults = any(d is not None for _, _, d, _, _ in rows)  # "required" on every line would say nothing
+    items = [f"- **`{n}`** (" + ", ".join([f"`{t}`", *c, *(["*required*" if d is None else f"default `{d}`"]
+                                                          if defaults else [])]) + ")" + (f" — {doc}" if doc else "")
+             for n, t, d, c, doc in rows]
+    return sig, "\n".join(items)
+
+
+def _with_fields(md: str, code: str, module) -> str:
+    """`show_doc`'s markdown for a class with fields (`code` is `show_doc(Name)`), with the signature and the list of
+    the fields of its counterpart in `module` (in the notebook's kernel its source is not there to read)."""
+    m = re.fullmatch(r"\s*show_doc\((\w+)\)\s*", code)
+    sig, items = fields_markdown(m[1], getattr(module, m[1], None)) if m and module else ("", "")
+    if not sig: return md
+    md = re.sub(r"```python\n.*?\n```", lambda _: f"```python\n{sig}\n```", md, count=1, flags=re.S)
+    return f"{md.rstrip()}\n\n{items}\n"
+
+
+def exported_module(nb_path: Path):
+    "The package module notebook `nb_path` (relative to nbs/) exports to (its `default_exp`), imported; or None."
+    from nbdev.config import get_config
+    m = re.search(r"#\|\s*default_exp\s+([\w.]+)", (NBS / nb_path).read_text(encoding="utf-8"))
+    return importlib.import_module(f"{get_config(ROOT).lib_path.name}.{m[1]}") if m else None
+
+
 # ------------------------------------------------------------------ staging a processed notebook for myst-nb
 
+# nbdev gives an `exports` cell `code-fold: show`, Quarto's foldable code that starts open: here it is plain code
 _QUARTO_TAGS = {("echo", "false"): "remove-input", ("output", "false"): "remove-output",
-                ("include", "false"): "remove-cell", ("code-fold", "true"): "hide-input",
-                ("code-fold", "show"): "hide-input"}
+                ("include", "false"): "remove-cell", ("code-fold", "true"): "hide-input"}
 
 
 def _text(src) -> str: return src if isinstance(src, str) else "".join(src)
@@ -103,8 +199,9 @@ def _asis(outputs) -> str:
     return "\n\n".join(re.sub(r"\A\s*---+\s*\n", "", p) for p in parts)
 
 
-def stage_notebook(nb: dict) -> tuple[str, dict]:
-    "The page name (`output-file` without `.html`) and the notebook as myst-nb should render it."
+def stage_notebook(nb: dict, module=None) -> tuple[str, dict]:
+    """The page name (`output-file` without `.html`) and the notebook as myst-nb should render it; the classes with
+    fields that it documents get their fields from `module`, the package module it exports to."""
     cells = list(nb["cells"])
     fm = _front_matter(cells[0]) if cells else {}
     if fm: cells.pop(0)
@@ -117,7 +214,7 @@ def stage_notebook(nb: dict) -> tuple[str, dict]:
         opts, code = _options(_text(cell["source"]))
         if opts.get("output") == "asis":
             if opts.get("echo") != "false": out.append({**cell, "source": code, "outputs": []})
-            if (md := _asis(cell.get("outputs", []))): out.append(_markdown(md))
+            if (md := _asis(cell.get("outputs", []))): out.append(_markdown(_with_fields(md, code, module)))
             continue
         meta = {k: v for k, v in cell.get("metadata", {}).items() if k != "execution"}  # execnb's timings
         tags = [*meta.get("tags", []), *(t for (k, v), t in _QUARTO_TAGS.items() if opts.get(k) == v)]
@@ -151,7 +248,7 @@ def stage(proc: Path, nav: list[tuple]) -> list[str]:
     from nbdev.config import nbpath2html
     pages, home = [], None
     for section, nb_path in nav:
-        name, nb = stage_notebook(json.loads((proc / nb_path).read_text(encoding="utf-8")))
+        name, nb = stage_notebook(json.loads((proc / nb_path).read_text(encoding="utf-8")), exported_module(nb_path))
         page = (nb_path.parent / name).as_posix() if name else nbpath2html(nb_path).with_suffix("").as_posix()
         if page == "index": home = nb
         else: pages.append((section, page, nb))
