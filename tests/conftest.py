@@ -20,7 +20,7 @@ def pytest_addoption(parser):
 def pytest_collection_modifyitems(config, items):
     import torch
     run_slow = config.getoption("--runslow") or "slow" in os.environ.get("MODEL_FOUNDRY_TEST_FLAGS", "").split()
-    skip_slow = pytest.mark.skip(reason="slow: run with --runslow (make test-all)")
+    skip_slow = pytest.mark.skip(reason="slow: run with --runslow (make test-slow)")
     skip_gpu = pytest.mark.skip(reason="needs a CUDA device")
     for item in items:
         if "slow" in item.keywords and not run_slow: item.add_marker(skip_slow)

@@ -66,6 +66,9 @@ def test_two_processes_train_as_one_with_twice_the_accumulation(temp_workspace, 
             load_file(ws / run / "checkpoint-8" / "model.safetensors")
         assert set(wa) == set(wb) and max((wa[k] - wb[k]).abs().max().item() for k in wa) < 1e-5
         assert json.loads((ws / run / "environment.json").read_text())["world_size"] == 2
+        held_out = lambda name: [(r["step"], r["eval_loss"]) for r in rows(ws / name) if "eval_loss" in r]
+        assert [s for s, _ in held_out(run)] == [0, 4, 8]  # evaluated at every checkpoint, sharded or not
+        assert all(abs(x - y) <= 1e-5 * x for (_, x), (_, y) in zip(held_out("one"), held_out(run)))
     # the sharded run's checkpoint is a whole model that any client loads
     model = AutoModelForCausalLM.from_pretrained(ws / "sharded" / "checkpoint-8")
     assert model.config.architectures == ["GPT2LMHeadModel"]
