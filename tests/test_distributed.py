@@ -82,6 +82,13 @@ def test_two_processes_train_as_one_with_twice_the_accumulation(temp_workspace, 
         b = losses(ws / f"{run}-then-one")
         assert sorted(b) == [5, 6, 7, 8]
         same_steps(a, b, [5, 6, 7, 8])
+    # and a replicated run's checkpoint continues sharded: each process gets its shard of the whole optimizer state
+    cfg = write(ws, "two-then-sharded", gradient_accumulation_steps=1, distributed="fsdp",
+                resume_from_checkpoint=str(ws / "two" / "checkpoint-4"))
+    train(ws, cfg, processes=2)
+    b = losses(ws / "two-then-sharded")
+    assert sorted(b) == [5, 6, 7, 8]
+    same_steps(a, b, [5, 6, 7, 8])
 
 
 def test_a_process_that_dies_stops_the_run_and_it_resumes_with_two_or_one(temp_workspace, tiny_corpus):
