@@ -141,7 +141,11 @@ def test_a_given_tokenizer_with_a_large_vocabulary_trains_and_checkpoints(temp_w
     d = tiny_config_dict(temp_workspace, train_steps=2, warmup_steps=1, checkpoint_schedule=[0, 2])
     d["tokenizer"] = {"output_dir": str(temp_workspace / "tok"), "from_pretrained": str(temp_workspace / "gpt2_like")}
     d["model"].update(hidden_size=32, embedding_size=32, intermediate_hidden_size=64)
-    r = subprocess.run([PY, "-m", "model_foundry.trainer", str(write_config(temp_workspace, d))], cwd=temp_workspace,
+    cfg = write_config(temp_workspace, d)
+    r = subprocess.run([PY, "-m", "model_foundry.cli", "schedule", str(cfg), "--sequences", "1000"],
+                       cwd=temp_workspace, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0 and "checkpoints over 2 steps" in r.stdout, r.stderr  # the vocabulary is the tokenizer's
+    r = subprocess.run([PY, "-m", "model_foundry.trainer", str(cfg)], cwd=temp_workspace,
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
     assert "tokenizer copied from" in r.stderr and "70,000 pieces" in r.stderr
