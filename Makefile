@@ -40,7 +40,7 @@ test-slow: $(VENV)/.installed
 	$(TEST_ENV) $(BIN)/python -m pytest -n auto --dist worksteal --runslow -m slow $(PYTEST_ARGS)
 
 test-all: $(VENV)/.installed
-	$(TEST_ENV) MODEL_FOUNDRY_TEST_FLAGS="slow" $(BIN)/python -m pytest -n auto --dist worksteal --runslow $(PYTEST_ARGS)
+	$(TEST_ENV) $(BIN)/python -m pytest -n auto --dist worksteal --runslow $(PYTEST_ARGS)
 
 export: $(VENV)/.installed
 	$(BIN)/nbdev-export

@@ -16,19 +16,17 @@ because that is what a single process on the same cores would otherwise do.
 Scaling efficiency = tokens/s with N processes ÷ (N × tokens/s with one process of one thread each).
 Run it on an otherwise idle machine.
 """
-import argparse, json, os, statistics, subprocess, sys, tempfile, time
+import argparse, os, statistics, subprocess, sys, tempfile, time
 from pathlib import Path
 
 import yaml
 
-
-def write_workspace(work: Path, args) -> None:
-    "A synthetic corpus big enough for the run, prepared once (tokenizer and tokens) so that runs only train."
-    from model_foundry.synthetic import write_corpus
-    write_corpus(work / "corpus", n_train=args.sentences, n_dev=10, n_test=10, n_pairs=5, seed=0)
+from model_foundry.plots import read_metrics
+from model_foundry.synthetic import write_corpus
 
 
-def config(work: Path, name: str, args, processes: int, distributed: str, accumulation: int) -> Path:
+def config(work: Path, name: str, args, distributed: str, accumulation: int) -> Path:
+    "A config of the benchmark's model training into `work/runs/name`; returns its path."
     cfg = {
         "experiment_name": name, "random_seed": 0,
         "data": {"source_corpus": str(work / "corpus"), "batch_size": args.batch_size,
@@ -52,7 +50,7 @@ def run(work: Path, name: str, args, processes: int, threads: int, distributed: 
     "Train one configuration; its median tokens/s after the warm-up steps."
     per_step = args.batch_size * max(args.processes)
     accumulation = per_step // (args.batch_size * processes)
-    cfg = config(work, name, args, processes, distributed, accumulation)
+    cfg = config(work, name, args, distributed, accumulation)
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     launch = ([sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"]
               if processes > 1 else [sys.executable])
@@ -60,7 +58,7 @@ def run(work: Path, name: str, args, processes: int, threads: int, distributed: 
     r = subprocess.run([*launch, "-m", "model_foundry.trainer", str(cfg)], env=env, capture_output=True, text=True)
     wall = time.perf_counter() - t0
     if r.returncode != 0: sys.exit(f"{name} failed:\n{r.stderr[-3000:]}")
-    rows = [json.loads(l) for l in (work / "runs" / name / "metrics.jsonl").read_text().splitlines()]
+    rows = read_metrics(work / "runs" / name)
     speeds = [x["tokens_per_s"] for x in rows if "tokens_per_s" in x and x["step"] > args.skip]
     return {"name": name, "processes": processes, "threads": threads, "distributed": distributed,
             "accumulation": accumulation, "tokens_per_s": statistics.median(speeds), "wall_s": wall}
@@ -87,11 +85,11 @@ def main(argv=None):
           f"{args.batch_size * max(args.processes)} sequences per step; {args.steps} steps; {device}")
     with tempfile.TemporaryDirectory() as d:
         work = Path(d)
-        write_workspace(work, args)
-        # prepares tokenizer and tokens once (a short run), so that the measured runs only train
+        write_corpus(work / "corpus", n_train=args.sentences, n_dev=10, n_test=10, n_pairs=5, seed=0)
+        # tokenizer and tokens prepared once (a short run), so that the measured runs only train
         warm = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
         r = subprocess.run([sys.executable, "-m", "model_foundry.trainer",
-                            str(config(work, "prepare", args, 1, "ddp", 1)), "--set", "training.train_steps=3"],
+                            str(config(work, "prepare", args, "ddp", 1)), "--set", "training.train_steps=3"],
                            env=warm, capture_output=True, text=True)
         if r.returncode != 0: sys.exit(f"preparing failed:\n{r.stderr[-3000:]}")
         results = [run(work, "p1", args, 1, args.threads)]

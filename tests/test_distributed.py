@@ -1,27 +1,27 @@
 """Data-parallel training with torchrun (gloo on CPU): the same science at any world size, with DDP or FSDP."""
 import json, os, shutil, signal, subprocess, sys, time
 from pathlib import Path
+from typing import Optional
 
 import pytest
 import yaml
 
 from conftest import tiny_config_dict
+from model_foundry.plots import read_metrics as rows
 
 PY = sys.executable
 pytestmark = pytest.mark.integration
 
 
-def write(ws: Path, name: str, **training) -> Path:
-    d = tiny_config_dict(ws, train_steps=8, warmup_steps=1, checkpoint_schedule=[0, 4, 8], **training)
+def write(ws: Path, name: str, model: Optional[dict] = None, **training) -> Path:
+    "The tiny config training into `ws/name` (8 steps, checkpoints at 0, 4, 8 unless `training` says otherwise)."
+    d = tiny_config_dict(ws, **{"train_steps": 8, "warmup_steps": 1, "checkpoint_schedule": [0, 4, 8], **training})
     d["training"]["output_dir"] = str(ws / name)
+    d["model"].update(model or {})
     d["logging"]["log_metrics_every_n_steps"] = 1
     path = ws / "configs" / f"{name}.yaml"
     path.write_text(yaml.safe_dump(d, sort_keys=False))
     return path
-
-
-def rows(run: Path) -> list:
-    return [json.loads(l) for l in (run / "metrics.jsonl").read_text().splitlines()]
 
 
 def losses(run: Path) -> dict:
@@ -99,13 +99,8 @@ def test_a_process_that_dies_stops_the_run_and_it_resumes_with_two_or_one(temp_w
     ws = temp_workspace
 
     def config(name):
-        d = tiny_config_dict(ws, train_steps=60, warmup_steps=2, checkpoint_schedule=[0, 4, 60])
-        d["training"]["output_dir"] = str(ws / name)
-        d["model"].update(dropout=0.1, attention_dropout=0.1)
-        d["logging"]["log_metrics_every_n_steps"] = 1
-        path = ws / "configs" / f"{name}.yaml"
-        path.write_text(yaml.safe_dump(d, sort_keys=False))
-        return path
+        return write(ws, name, model=dict(dropout=0.1, attention_dropout=0.1), train_steps=60, warmup_steps=2,
+                     checkpoint_schedule=[0, 4, 60])
 
     full, cut = config("full"), config("cut")
     train(ws, full, processes=2)

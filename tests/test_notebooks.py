@@ -1,10 +1,11 @@
 """Every notebook in nbs/ runs, the way `nbdev-test` runs it: cells flagged with the project's `tst_flags` (`slow`,
 `cuda`) are skipped. A notebook with `slow` cells is run a second time with them (a test marked `slow`: `make
 test-slow`, which CI runs after the main suite), so that its saved outputs stay what the code produces."""
-import json, os
+import os
 from pathlib import Path
 
 import pytest
+from fastcore.nbio import read_nb
 from fastcore.xtras import working_directory
 from nbdev.config import get_config
 from nbdev.test import test_nb as run_notebook
@@ -16,9 +17,7 @@ NOTEBOOKS = sorted(p for p in NBS.rglob("*.ipynb") if not any(part.startswith(("
 
 def has_flag(nb: Path, flag: str) -> bool:
     "Whether a code cell of the notebook carries `#| <flag>`."
-    cells = json.loads(nb.read_text(encoding="utf-8"))["cells"]
-    return any(c["cell_type"] == "code" and any(l.split() == ["#|", flag] for l in
-               (c["source"] if isinstance(c["source"], list) else c["source"].splitlines())) for c in cells)
+    return any(flag in c.directives for c in read_nb(nb).cells if c.cell_type == "code")
 
 
 def run(nb: Path, force: list[str]):
@@ -38,6 +37,7 @@ def test_notebook(nb):
 
 @pytest.mark.notebook
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # a tutorial's training: longer than the 600 s every other test gets
 @pytest.mark.parametrize("nb", [p for p in NOTEBOOKS if has_flag(p, "slow")], ids=lambda p: str(p.relative_to(NBS)))
 def test_notebook_with_slow_cells(nb):
     run(nb, ["slow"])
