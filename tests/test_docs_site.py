@@ -27,14 +27,20 @@ pytestmark = pytest.mark.docs
 
 # ------------------------------------------------------------------ what the site must show (read from the sources)
 
-def exported_modules() -> dict:
-    "{module: notebook relative to nbs/} for every notebook with a `#| default_exp` line."
+# every notebook of the book (relative to nbs/), and {module: notebook} for those with a `#| default_exp` line
+NOTEBOOKS = sorted(p.relative_to(NBS) for p in NBS.rglob("*.ipynb")
+                   if not any(q.startswith((".", "_")) for q in p.relative_to(NBS).parts[:-1]))
+
+
+def _exported_modules() -> dict:
     found = {}
-    for nb in sorted(NBS.rglob("*.ipynb")):
-        if any(p.startswith((".", "_")) for p in nb.relative_to(NBS).parts[:-1]): continue
-        m = re.search(r'#\|\s*default_exp\s+([\w.]+)', nb.read_text(encoding="utf-8"))
-        if m: found[m[1]] = nb.relative_to(NBS)
+    for nb in NOTEBOOKS:
+        m = re.search(r'#\|\s*default_exp\s+([\w.]+)', (NBS / nb).read_text(encoding="utf-8"))
+        if m: found[m[1]] = nb
     return found
+
+
+MODULES = _exported_modules()
 
 
 def public_names(module: str) -> tuple[list, list]:
@@ -135,16 +141,14 @@ def visits(site, browser):
 # ------------------------------------------------------------------ the checks
 
 def test_every_page_loads_cleanly(visits):
-    assert len(visits) > len(exported_modules()), f"too few pages: {sorted(visits)}"
+    assert len(visits) > len(MODULES), f"too few pages: {sorted(visits)}"
     problems = {p: v.problems for p, v in visits.items() if v.problems}
     assert not problems, f"pages with errors: {problems}"
 
 
 def test_every_notebook_has_a_page_in_the_navigation_in_sidebar_order(visits):
     import yaml
-    notebooks = sorted(p.relative_to(NBS) for p in NBS.rglob("*.ipynb")
-                       if not any(q.startswith((".", "_")) for q in p.relative_to(NBS).parts[:-1]))
-    pages = {page_of(nb): nb for nb in notebooks}
+    pages = {page_of(nb): nb for nb in NOTEBOOKS}
     assert not set(pages) - set(visits), f"notebooks without a page: {[pages[p] for p in set(pages) - set(visits)]}"
     nav = visits["index.html"].page.eval_on_selector_all(
         ".sidebar-tree a, #quarto-sidebar a", "as => as.map(a => a.getAttribute('href'))")
@@ -210,12 +214,12 @@ def _field_docs(module: str) -> dict:
 
 
 def _module_page(module, visits):
-    page = page_of(exported_modules()[module])
-    assert page in visits, f"{module} is exported from nbs/{exported_modules()[module]}, but the site has no {page}"
+    page = page_of(MODULES[module])
+    assert page in visits, f"{module} is exported from nbs/{MODULES[module]}, but the site has no {page}"
     return page, visits[page].page
 
 
-@pytest.mark.parametrize("module", sorted(exported_modules()))
+@pytest.mark.parametrize("module", sorted(MODULES))
 def test_public_functions_and_classes_have_a_heading_signature_and_parameter_docs(module, visits):
     from fastcore.docments import docments
     page, view = _module_page(module, visits)
@@ -236,7 +240,7 @@ def test_public_functions_and_classes_have_a_heading_signature_and_parameter_doc
 
 # nbdev's show_doc cannot read the source of a class defined in a notebook cell (nor shows a pydantic model's fields):
 # tools/docs.py lists the fields, read from the package, under the class's heading.
-@pytest.mark.parametrize("module", sorted(exported_modules()))
+@pytest.mark.parametrize("module", sorted(MODULES))
 def test_field_docs_of_dataclasses_and_config_models_are_shown(module, visits):
     page, view = _module_page(module, visits)
     entries = _entries(view)
@@ -248,7 +252,7 @@ def test_field_docs_of_dataclasses_and_config_models_are_shown(module, visits):
 
 # Constants, loggers and type aliases have no signature, and nbdev does not show the code of `#| export` cells:
 # such a name is on its page only where the prose, an example or an `#| exports` cell shows it.
-@pytest.mark.parametrize("module", sorted(exported_modules()))
+@pytest.mark.parametrize("module", sorted(MODULES))
 def test_public_constants_appear_on_their_page(module, visits):
     page, view = _module_page(module, visits)
     text = view.inner_text("article") if view.locator("article").count() else view.inner_text("body")

@@ -34,10 +34,6 @@ SRC, HTML = WORK / "src", WORK / "html"
 CONF = ROOT / "tools" / "sphinx"
 
 
-def _nbdev(cmd: str):
-    subprocess.run([str(Path(sys.executable).parent / cmd)], cwd=ROOT, check=True)
-
-
 # ------------------------------------------------------------------ the notebooks and their order
 
 def notebooks() -> list[Path]:
@@ -260,25 +256,24 @@ def stage(proc: Path, nav: list[tuple]) -> list[str]:
             last = section
         toctrees[-1].append(page)
     home["cells"].append(_markdown("\n\n".join("\n".join(t + ["```"]) for t in toctrees)))
-    names = {"index"} | {page for _, page, _ in pages}
-    for page, nb in [("index", home)] + [(page, nb) for _, page, nb in pages]: _link_pages(nb, page, names)
-    keep = {SRC / "index.ipynb"} | {SRC / f"{page}.ipynb" for _, page, _ in pages}
-    for page, nb in [("index", home)] + [(page, nb) for _, page, nb in pages]:
+    staged = {"index": home, **{page: nb for _, page, nb in pages}}  # page name -> notebook, in order
+    for page, nb in staged.items():
+        _link_pages(nb, page, staged.keys())
         for i, cell in enumerate(nb["cells"]): cell.setdefault("id", f"cell-{i}")  # nbformat 4.5 wants ids
         _write(SRC / f"{page}.ipynb", json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
-    for stale in set(SRC.rglob("*.ipynb")) - keep: stale.unlink()
-    return ["index"] + [page for _, page, _ in pages]
+    for stale in set(SRC.rglob("*.ipynb")) - {SRC / f"{page}.ipynb" for page in staged}: stale.unlink()
+    return list(staged)
 
 
 # ------------------------------------------------------------------ the two pipelines
 
 def build_quarto():
     "nbdev's own pipeline; README.md from tools/readme.py."
-    _nbdev("nbdev-docs")
+    subprocess.run([str(Path(sys.executable).parent / "nbdev-docs")], cwd=ROOT, check=True)
     subprocess.run([sys.executable, str(ROOT / "tools" / "readme.py")], check=True)
 
 
-def build_sphinx(strict: bool = False, jobs: str = "auto"):
+def build_sphinx(strict: bool = False):
     "nbdev's processing, then Sphinx + myst-nb; README.md from tools/readme.py."
     from nbdev.config import get_config
     from nbdev.serve import proc_nbs
@@ -296,7 +291,7 @@ def build_sphinx(strict: bool = False, jobs: str = "auto"):
                          "must hold only imports.") from None
     t1 = time.time()
     pages = stage(proc, navigation(notebooks()))
-    args = ["-b", "html", "-q", "-j", jobs, "-c", str(CONF), "-d", str(WORK / "doctrees"), str(SRC), str(HTML)]
+    args = ["-b", "html", "-q", "-j", "auto", "-c", str(CONF), "-d", str(WORK / "doctrees"), str(SRC), str(HTML)]
     if strict: args[:0] = ["-W", "--keep-going"]  # a broken link or a page Sphinx cannot read fails the build
     if build_main(args): raise SystemExit("docs: sphinx-build failed (its messages above say where)")
     shutil.rmtree(site, ignore_errors=True)
