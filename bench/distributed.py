@@ -16,13 +16,19 @@ because that is what a single process on the same cores would otherwise do.
 Scaling efficiency = tokens/s with N processes ÷ (N × tokens/s with one process of one thread each).
 Run it on an otherwise idle machine.
 """
-import argparse, os, statistics, subprocess, sys, tempfile, time
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
 from pathlib import Path
 
 import yaml
 
-from model_foundry.plots import read_metrics
 from model_foundry.synthetic import write_corpus
+from model_foundry.training.tracking import read_metrics
 
 
 def config(work: Path, name: str, args, distributed: str, accumulation: int) -> Path:

@@ -35,7 +35,16 @@ count against the sum over non-blank lines of len(ids) + 2 from the baseline wit
 All children run with OMP_NUM_THREADS=1 and TOKENIZERS_PARALLELISM=false (the worker processes are the parallelism,
 one per core, for both). Run it on an otherwise idle machine: other work on the same cores scatters the timings.
 """
-import argparse, glob, json, os, resource, shutil, subprocess, sys, tempfile, time
+import argparse
+import glob
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
 from pathlib import Path
 
 MB, MiB, GiB = 10**6, 1 << 20, 1 << 30
@@ -83,6 +92,7 @@ def parse_args():
 def make_pool(n: int, seed: int):
     "`n` synthetic sentences as a numpy array of strings (objects)."
     import numpy as np
+
     from model_foundry.synthetic import generate_sentences
     return np.array(generate_sentences(n, seed), dtype=object)
 
@@ -175,10 +185,10 @@ def cpu_seconds() -> float:
 def child_foundry(spec: dict) -> dict:
     "Model Foundry's `prepare_data` on the corpus, as a run's preparation calls it."
     import logging
+
     from model_foundry.config import parse_config
     from model_foundry.data import prepare_data
-    from model_foundry.trainer import tokenizer_fingerprint
-    from model_foundry.training.tokenization import load_tokenizer
+    from model_foundry.training.tokenization import load_tokenizer, tokenizer_fingerprint
     messages = []
 
     class Keep(logging.Handler):
@@ -321,7 +331,11 @@ def main():
     args = parse_args()
     if args.child is not None: return child_main(json.loads(args.child))
     os.environ.setdefault("OMP_NUM_THREADS", "1"); os.environ.setdefault("MKL_NUM_THREADS", "1")
-    import datasets, numpy as np, sentencepiece, transformers
+    import datasets
+    import numpy as np
+    import sentencepiece
+    import transformers
+
     from model_foundry.config import TokenizerConfig
     from model_foundry.training.tokenization import train_tokenizer
     work = Path(tempfile.mkdtemp(prefix="prepare-bench-"))

@@ -6,7 +6,13 @@ It runs exactly what `make quickstart` runs (synthetic corpus, train, evaluate, 
 temporary folder so nothing is cached, and reports wall time, checkpoints written and training throughput. Run it on
 an otherwise idle machine: two torch processes on the same cores slow each other down many times over.
 """
-import json, os, shutil, subprocess, sys, tempfile, time
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -14,7 +14,14 @@ cost (what Hugging Face's Trainer does), by iterating the loader up to each posi
 Export OMP_NUM_THREADS=1 first on a small machine, and run it on an otherwise idle one: two torch processes on the
 same cores slow each other down many times over.
 """
-import argparse, json, shutil, statistics, subprocess, sys, tempfile, time
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
 from pathlib import Path
 
 import yaml
@@ -102,9 +109,9 @@ def main():
     p.add_argument("--keep", action="store_true", help="keep the scratch folder (its path is printed)")
     args = p.parse_args()
 
-    from model_foundry.config import load_config
-    from model_foundry.trainer import Trainer, setup_logging
-    from model_foundry.config import TrainingConfig
+    from model_foundry.config import TrainingConfig, load_config
+    from model_foundry.trainer import Trainer
+    from model_foundry.training.tracking import setup_logging
     work = Path(tempfile.mkdtemp(prefix="resume-bench-"))
     try:
         config_path = write_workspace(work, args)

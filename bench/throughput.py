@@ -8,8 +8,8 @@ One process trains the same model (a small GPT-2, its weights set by the same se
 synthetic corpus, tokenized by Model Foundry with a BPE tokenizer it trains) for the same number of optimizer steps,
 three ways:
 
-  1. Model Foundry's `TrainingLoop`, built as `Trainer` builds it (model, optimizer, scheduler, checkpoint manager),
-     with no checkpoints, no held-out evaluation (as for the HF Trainer) and logging at its defaults (a metrics row
+  1. Model Foundry's `TrainingLoop`, built by `build_loop` as `Trainer` builds it (model, optimizer, scheduler,
+     checkpoint manager), with no checkpoints, no held-out evaluation (as for the HF Trainer) and logging at its defaults (a metrics row
      every 10 steps); `loop.run()` is timed.
   2. A bare hand-written loop: the same AdamW (weight decay on matrices only), the same linear warm-up and decay
      (`LambdaLR`), micro-batches from a plain `DataLoader` over the same chunks, clipping, and `loss.item()` once a
@@ -33,7 +33,17 @@ of each, to see where the time of a step goes.
 On CPU all three run with `--threads` torch threads (default: every core). Run it on an otherwise idle machine: two
 torch processes on the same cores slow each other down many times over, and a busy machine makes the rounds scatter.
 """
-import argparse, gc, math, os, re, shutil, statistics, sys, tempfile, time
+import argparse
+import dataclasses
+import gc
+import math
+import os
+import re
+import shutil
+import statistics
+import sys
+import tempfile
+import time
 from pathlib import Path
 
 # Peak dense tensor-core TFLOP/s by GPU (bf16 with fp32 accumulation; tf32; plain fp32), from the vendors' data sheets.
@@ -155,21 +165,13 @@ def timed(device, fn) -> float:
 
 
 def run_foundry(args, cfg, prep, device, base_dir: Path) -> dict:
-    "Model Foundry's TrainingLoop, built as `Trainer._run` builds it (no checkpoints, no progress bar)."
+    "Model Foundry's TrainingLoop, built by `build_loop` as the Trainer builds it (no checkpoints, no held-out text)."
     from model_foundry.config import plan_steps
-    from model_foundry.model import create_model
-    from model_foundry.trainer import seed_everything
     from model_foundry.training.checkpointing import CheckpointManager
-    from model_foundry.training.loop import TrainingLoop, create_optimizer, create_scheduler
-    data = prep.data.train
-    plan = plan_steps(cfg, len(data))
-    seed_everything(cfg.random_seed)
-    model = create_model(cfg, vocab_size=len(prep.tokenizer)).to(device)
-    optimizer = create_optimizer(model, cfg.training)
-    scheduler = create_scheduler(optimizer, cfg.training, plan)
-    ckpts = CheckpointManager(cfg, base_dir)
-    loop = TrainingLoop(model, optimizer, scheduler, data, cfg, plan, ckpts, [], tokenizer=prep.tokenizer,
-                        device=device, progress=False)
+    from model_foundry.training.loop import build_loop
+    plan = plan_steps(cfg, len(prep.data.train))
+    loop = build_loop(cfg, dataclasses.replace(prep.data, test=None), plan, [], CheckpointManager(cfg, base_dir),
+                      tokenizer=prep.tokenizer, device=device, progress=False)
     took = timed(device, loop.run)
     assert loop.state.step == plan.train_steps
     return {"seconds": took, "loss": loop.metrics.rows()[-1]["loss"]}
@@ -179,6 +181,7 @@ def run_bare(args, cfg, prep, device, base_dir: Path) -> dict:
     "A minimal hand-written loop with the same model, optimizer, schedule, data and precision."
     import torch
     from torch.utils.data import DataLoader
+
     from model_foundry.model import create_model
     t, d = cfg.training, cfg.data
     steps, accum = t.train_steps, t.gradient_accumulation_steps
@@ -198,7 +201,7 @@ def run_bare(args, cfg, prep, device, base_dir: Path) -> dict:
     start = time.perf_counter()
     model.train()
     batches = iter(loader)
-    for step in range(steps):
+    for _step in range(steps):
         step_loss = 0.0
         for _ in range(accum):
             try: x = next(batches)
@@ -230,6 +233,7 @@ def run_hf(args, cfg, prep, device, base_dir: Path) -> dict:
     import torch
     from torch.utils.data import Dataset
     from transformers import PrinterCallback, Trainer, TrainerCallback, TrainingArguments, default_data_collator
+
     from model_foundry.model import create_model
     t, d = cfg.training, cfg.data
     chunks = prep.data.train
@@ -286,7 +290,9 @@ def same_settings(args, device) -> str:
 
 def profile(args, raw: dict, prep, device, precision: str, work: Path, ways: list[str]):
     "cProfile one more round of each way; print its costliest functions by their own time."
-    import cProfile, io, pstats
+    import cProfile
+    import io
+    import pstats
     for way in ways:
         cfg = experiment(raw, args.steps, precision, work / "runs" / f"{way}-{precision}-profile")
         same_settings(args, device)
@@ -363,9 +369,11 @@ def main():
     args = parse_args()
     import torch
     import transformers
+
     from model_foundry.config import parse_config
     from model_foundry.synthetic import write_corpus
-    from model_foundry.trainer import Trainer, setup_logging
+    from model_foundry.trainer import Trainer
+    from model_foundry.training.tracking import setup_logging
     transformers.logging.set_verbosity_error()
     setup_logging("WARNING")
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")

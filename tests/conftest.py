@@ -3,7 +3,8 @@
 Notebook tests live in the notebooks themselves (tests/test_notebooks.py runs them); what is here serves tests
 that cross modules: whole runs, the command line, resuming after a kill.
 """
-import os, random
+import os
+import random
 from pathlib import Path
 
 import numpy as np
@@ -50,8 +51,7 @@ def tiny_config_dict(root: Path, **training) -> dict:
 @pytest.fixture
 def tiny_config():
     "A minimal valid `ExperimentConfig` (2 layers, width 64, 10 steps) for tests that do not touch the disk."
-    from model_foundry.config import (DataConfig, ExperimentConfig, LoggingConfig, ModelConfig, TokenizerConfig,
-                                      TrainingConfig)
+    from model_foundry.config import DataConfig, ExperimentConfig, LoggingConfig, ModelConfig, TokenizerConfig, TrainingConfig
     return ExperimentConfig(
         experiment_name="test_exp",
         data=DataConfig(source_corpus="test/data", training_corpus="test/data/train", batch_size=2,

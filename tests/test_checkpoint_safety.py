@@ -1,18 +1,25 @@
 """A run's checkpoints under attack: damaged ones (truncated, bit-flipped, a file missing) are reported and skipped,
 and the run falls back to the newest intact one; a crafted pickle is refused without running it; two processes
 never train in one run folder; a changed config continues a run only when asked to."""
-import json, os, shlex, shutil, signal, subprocess, sys, time
+import json
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
+from conftest import tiny_config_dict
 from safetensors.torch import load_file
 
-from conftest import tiny_config_dict
 from model_foundry.config import ExperimentConfig
+from model_foundry.helpers import sha256_file
 from model_foundry.training.checkpointing import METADATA, TRAINING_STATE, CheckpointManager, read_metadata
-from model_foundry.config import sha256_file
 
 pytestmark = pytest.mark.integration
 PY = sys.executable

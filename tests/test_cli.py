@@ -1,10 +1,10 @@
 """The command line: help, and a user's mistake ends with status 2, one line on stderr and nothing written."""
-import subprocess, sys
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import tiny_config_dict
 
 PY = sys.executable
@@ -87,7 +87,8 @@ def test_validate_and_schedule(temp_workspace, tiny_corpus):
 
 def test_evaluate_every_checkpoint_then_from_the_cache(temp_workspace, tiny_corpus):
     "model-foundry evaluate: a summary, the table in CSV and JSONL, and a second call that reads the cache."
-    import csv, json
+    import csv
+    import json
     cfg = write_config(temp_workspace, lambda d: None)
     assert run(["-m", "model_foundry.trainer", str(cfg)], cwd=temp_workspace).returncode == 0
     pairs, text = tiny_corpus["pairs"], tiny_corpus["test"]

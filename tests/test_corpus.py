@@ -1,12 +1,14 @@
 """Corpus to tokens as a user meets it: the tutorial's manipulation pipeline, caching by content, bad input, a
 tokenizer given instead of trained, and the tokenizer a checkpoint carries."""
-import json, shutil, subprocess, sys
+import json
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
-
 from conftest import ROOT, tiny_config_dict
 
 PY = sys.executable
@@ -37,7 +39,7 @@ def test_tutorial_ablation_config_reports_what_each_step_changed(tmp_path):
             i = int(line.split("dataset_manipulation[")[1][0])
             nums = [int(x.replace(",", "")) for x in line.split(":", 3)[-1].split() if x.replace(",", "").isdigit()]
             reports[i] = nums
-    (l0, w0, l0o, w0o), (l1, w1, l1o, w1o) = reports[0], reports[1]
+    (l0, w0, l0o, w0o), (l1, w1, l1o, _) = reports[0], reports[1]
     assert l0 == l0o and w0o < w0  # the determiners went, every line stayed
     assert (l1, w1) == (l0o, w0o) and l1o < l1  # the second step reads the first's output and drops short lines
     ablated = (tmp_path / "data" / "ablations" / "no_determiners_3plus" / "synthetic.train").read_text().split()
@@ -165,6 +167,7 @@ def test_a_given_tokenizer_with_a_large_vocabulary_trains_and_checkpoints(temp_w
 def test_checkpoint_tokenizer_gives_the_wrappers_ids_on_the_whole_test_split(temp_workspace, tiny_corpus):
     "AutoTokenizer.from_pretrained(checkpoint) and the SentencePiece wrapper agree on every line of the test split."
     from transformers import AutoTokenizer
+
     from model_foundry.training import load_tokenizer
     d = tiny_config_dict(temp_workspace, train_steps=1, warmup_steps=0, checkpoint_schedule=[0, 1])
     r = subprocess.run([PY, "-m", "model_foundry.trainer", str(write_config(temp_workspace, d))], cwd=temp_workspace,

@@ -8,7 +8,12 @@ The kills are drawn from a seeded random generator, printed at the start (run wi
 record of every kill); set MODEL_FOUNDRY_CRASH_SEED to replay a seed's plan. Timing still varies from one run to
 the next, so a seed fixes where the kills are aimed, not exactly where they land.
 """
-import json, os, random, subprocess, sys, time
+import json
+import os
+import random
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -113,7 +118,7 @@ def kill_once(ws: Path, how: str, rng: random.Random) -> dict:
         assert p.returncode == 0, f"the run failed after {how!r}:\n{err.decode()[-3000:]}"
         return {"how": how, "killed": False}
     ckpts = checkpoints(run)
-    mine = [n for n in saving(run) if n.endswith(f".tmp-{p.pid}")]  # this process's save, not an earlier one's
+    mine = [n for n in saving(run) if f".tmp-{p.pid}-" in n]  # this process's save, not an earlier one's
     return {"how": how, "killed": True, "after_s": round(time.monotonic() - t0, 2), "saving": mine,
             "latest": ckpts[-1].name if ckpts else None, "new_checkpoints": len(ckpts) - before}
 
@@ -140,6 +145,7 @@ def loop_state(ckpt: Path) -> dict:
 
 def test_killed_at_random_moments_resumes_to_the_same_run(tmp_path):
     from safetensors.torch import load_file
+
     from model_foundry.config import load_config
     from model_foundry.training.checkpointing import CheckpointManager
     seed = int(os.environ.get("MODEL_FOUNDRY_CRASH_SEED", random.randrange(2**31)))

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from model_foundry.data import DataError, TokenChunks, make_loader, tokenize_files
+from model_foundry.data import DataError, TokenChunks, make_loader
+from model_foundry.shards import tokenize_files
 
 pytestmark = pytest.mark.unit
 

@@ -1,13 +1,19 @@
 """Data-parallel training with torchrun (gloo on CPU): the same science at any world size, with DDP or FSDP."""
-import json, os, shutil, signal, subprocess, sys, time
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Optional
 
 import pytest
 import yaml
-
 from conftest import tiny_config_dict
-from model_foundry.plots import read_metrics as rows
+
+from model_foundry.training.tracking import read_metrics as rows
 
 PY = sys.executable
 pytestmark = pytest.mark.integration
@@ -94,8 +100,8 @@ def test_two_processes_train_as_one_with_twice_the_accumulation(temp_workspace, 
 def test_a_process_that_dies_stops_the_run_and_it_resumes_with_two_or_one(temp_workspace, tiny_corpus):
     """Kill one of a 2-process run's processes (dropout on) after a checkpoint: torchrun stops the other, no hang.
     The same command resumes it to the weights and losses of a run never interrupted; one process resumes it too."""
-    from safetensors.torch import load_file
     import torch
+    from safetensors.torch import load_file
     ws = temp_workspace
 
     def config(name):

@@ -1,5 +1,6 @@
 """How tools/docs.py turns nbdev's processed notebooks into the site's pages (no build, no browser: milliseconds)."""
-import importlib, importlib.util
+import importlib
+import importlib.util
 from pathlib import Path
 
 import pytest

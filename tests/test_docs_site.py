@@ -10,7 +10,18 @@ These tests read the site built by `make docs` and are deselected from `make tes
 site and runs them (`pytest -m docs`). Chromium is Debian's `chromium` package (installed here when running as root
 without it), driven by Playwright's Python package.
 """
-import ast, functools, http.server, importlib, io, os, re, shutil, subprocess, tempfile, threading, tokenize
+import ast
+import functools
+import http.server
+import importlib
+import io
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import threading
+import tokenize
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -90,7 +101,8 @@ def site():
 
 @pytest.fixture(scope="module")
 def browser():
-    try: from playwright.sync_api import sync_playwright
+    try:
+        from playwright.sync_api import sync_playwright
     except ImportError: pytest.fail("Playwright is not installed: `pip install -e '.[docs]'` (the Makefile does)")
     executable = find_chromium()
     with tempfile.TemporaryDirectory() as profile, sync_playwright() as pw:

@@ -1,6 +1,10 @@
 """Whole runs from raw text: a config in the original Model Foundry's schema trains from a folder of `.train` files,
 every checkpoint is a standard Hugging Face folder, and a run killed mid-way continues to the same weights."""
-import json, signal, subprocess, sys, time
+import json
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -74,6 +78,7 @@ def checkpoints(run: Path) -> list:
 
 def test_original_schema_config_trains_and_checkpoints_load_with_transformers(tmp_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
+
     from model_foundry.training import load_tokenizer
     ws = make_workspace(tmp_path, train_steps=40)
     r = train(ws)

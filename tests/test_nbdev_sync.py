@@ -1,5 +1,7 @@
 """The notebooks are the source: exporting them must reproduce the package exactly, and they must be clean."""
-import shutil, subprocess, sys
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest

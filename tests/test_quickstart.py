@@ -1,6 +1,8 @@
 """`make quickstart`'s commands, in a copy of the project: at least 8 checkpoints, loadable models, and minimal-pair
 accuracy near chance at checkpoint-0 and clearly above it at the last checkpoint, drawn in minimal_pairs.png."""
-import shutil, subprocess, sys
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest

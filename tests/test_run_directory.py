@@ -1,14 +1,17 @@
 """The run directory is never lost or overwritten: foreign folders are refused, damaged checkpoints never make a run
 start over, and mistakes found on disk end before anything is written."""
-import json, shutil, subprocess, sys
+import json
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
+from conftest import tiny_config_dict
 from safetensors.torch import load_file
 
-from conftest import tiny_config_dict
 from model_foundry.config import ConfigError, ExperimentConfig
 from model_foundry.trainer import Trainer
 from model_foundry.training.checkpointing import CheckpointError

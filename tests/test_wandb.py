@@ -2,15 +2,22 @@
 every metrics row and the run's provenance; an interrupted run logs to the same W&B run when it continues (also when
 killed before its first checkpoint); `WANDB_MODE=disabled` trains without W&B; and an online start that cannot reach
 W&B ends with one clear message instead of hanging."""
-import json, shutil, socket, struct, subprocess, threading, time
+import json
+import shutil
+import socket
+import struct
+import subprocess
+import threading
+import time
 from pathlib import Path
 
 import pytest
-
 from conftest import tiny_config_dict
+
 from model_foundry.config import ExperimentConfig, FoundryError, config_hash
-from model_foundry.trainer import WANDB_RUN_FILE, Trainer
+from model_foundry.trainer import Trainer
 from model_foundry.training.loop import TrainingLoop
+from model_foundry.training.tracking import WANDB_RUN_FILE
 
 pytestmark = pytest.mark.integration
 

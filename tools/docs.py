@@ -23,7 +23,20 @@ search. What is here is only the glue between the two:
 README.md is written by tools/readme.py on both paths: one generator, so the README does not depend on which
 machine built it (`nbdev-readme`, Quarto's, writes it differently, and would make a README that CI rejects).
 """
-import argparse, ast, dataclasses, importlib, inspect, io, json, os, re, shutil, subprocess, sys, textwrap, time
+import argparse
+import ast
+import dataclasses
+import importlib
+import inspect
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
 import tokenize
 from pathlib import Path
 

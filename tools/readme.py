@@ -3,7 +3,8 @@
 Markdown cells are copied as they are; code cells that are not hidden are shown as Python with their text
 output; nbdev directives are dropped. `python tools/readme.py --check` exits 1 when README.md is out of date.
 """
-import json, sys
+import json
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
