@@ -10,7 +10,7 @@ TORCH ?= torch==2.13.0
 TORCH_PIP_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: quickstart test test-slow test-all export readme docs docs-check clean-runs
+.PHONY: quickstart test test-slow test-all lint book outputs dev export readme docs docs-check clean-runs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,26 @@ test-slow: $(VENV)/.installed
 
 test-all: $(VENV)/.installed
 	$(TEST_ENV) $(BIN)/python -m pytest -n auto --dist worksteal --runslow $(PYTEST_ARGS)
+
+# ruff: pyflakes, import order and bugbear's likely bugs, on the package (as exported), the tests, bench and tools
+lint: $(VENV)/.installed
+	$(BIN)/ruff check model_foundry tests bench tools
+
+# the measures that keep the notebooks a book (cell and module sizes, prose, outputs, imports): tools/book.py
+book: $(VENV)/.installed
+	$(BIN)/python tools/book.py
+
+# run notebooks and save their outputs the way the book keeps them: `make outputs NB="nbs/07_corpus.ipynb ..."`
+NB ?=
+outputs: $(VENV)/.installed
+	$(if $(NB),,$(error give the notebooks: make outputs NB=nbs/07_corpus.ipynb))
+	OMP_NUM_THREADS=1 $(BIN)/python tools/outputs.py $(NB)
+
+# for contributors: the pre-commit hooks (ruff, notebooks exported and clean) and nbdev's git hooks (notebook merge
+# and diff drivers)
+dev: $(VENV)/.installed
+	$(BIN)/pre-commit install
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/nbdev-install-hooks
 
 export: $(VENV)/.installed
 	$(BIN)/nbdev-export

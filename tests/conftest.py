@@ -3,9 +3,13 @@
 Notebook tests live in the notebooks themselves (tests/test_notebooks.py runs them); what is here serves tests
 that cross modules: whole runs, the command line, resuming after a kill.
 """
+import copy
 import os
 import random
+import subprocess
+import sys
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import pytest
@@ -29,41 +33,98 @@ def pytest_collection_modifyitems(config, items):
 
 
 # ---------------------------------------------------------------- configuration
-# The fixtures keep the names and values that tests written for the original Model Foundry expect.
+# The tiny experiment. `tiny_config` keeps the names and values that tests written for the original Model Foundry
+# expect; `tiny_config_dict` is the same experiment set up to train on disk in seconds, its changes spelled out.
+
+TINY = {
+    "experiment_name": "test_exp", "random_seed": 42,
+    "data": {"source_corpus": "test/data", "training_corpus": "test/data/train", "batch_size": 2,
+             "max_sequence_length": 32, "num_workers": 0},
+    "tokenizer": {"output_dir": "test/tokenizer", "vocab_size": 1000},
+    "model": {"layers": 2, "embedding_size": 64, "hidden_size": 64, "intermediate_hidden_size": 128,
+              "attention_heads": 2, "activation_function": "gelu", "dropout": 0.1, "attention_dropout": 0.1},
+    "training": {"output_dir": "test/output", "learning_rate": 1e-4, "adam_beta1": 0.9, "adam_beta2": 0.999,
+                 "adam_epsilon": 1e-8, "epochs": 1, "train_steps": 10, "warmup_steps": 2, "use_amp": False,
+                 "use_tf32": False, "use_gradient_checkpointing": False, "gradient_accumulation_steps": 1},
+    "logging": {"level": "INFO", "dir": "test/logs", "use_wandb": False},
+}
+
+# to train on the synthetic corpus of `tiny_corpus`: a vocabulary it can fill, no dropout (runs compared step by
+# step), a learning rate that moves in 20 steps, and checkpoints at 0, 5, 10 and 20
+ON_DISK = {"experiment_name": "tiny", "random_seed": 0, "data": {"batch_size": 4}, "tokenizer": {"vocab_size": 120},
+           "model": {"attention_heads": 4, "activation_function": "gelu_new", "dropout": 0.0, "attention_dropout": 0.0},
+           "training": {"learning_rate": 3e-3, "train_steps": 20, "checkpoint_schedule": [0, 5, 10, 20]},
+           "logging": {"level": "INFO", "dir": "logs"}}
+
 
 def tiny_config_dict(root: Path, **training) -> dict:
-    "A minimal valid config (2 layers, width 64) whose paths live under `root`, for runs on disk."
-    return {
-        "experiment_name": "tiny",
-        "random_seed": 0,
-        "data": {"source_corpus": str(root / "corpus"), "training_corpus": str(root / "corpus"),
-                 "batch_size": 4, "max_sequence_length": 32},
-        "tokenizer": {"output_dir": str(root / "tokenizer"), "vocab_size": 120},
-        "model": {"layers": 2, "embedding_size": 64, "hidden_size": 64, "intermediate_hidden_size": 128,
-                  "attention_heads": 4, "activation_function": "gelu_new", "dropout": 0.0,
-                  "attention_dropout": 0.0},
-        "training": {"output_dir": str(root / "run"), "learning_rate": 3e-3, "epochs": 1, "train_steps": 20,
-                     "warmup_steps": 2, "checkpoint_schedule": [0, 5, 10, 20], **training},
-        "logging": {"use_wandb": False},
-    }
+    "The tiny experiment as a config dict whose paths live under `root` (corpus/, tokenizer/, run/), for runs on disk."
+    d = copy.deepcopy(TINY)
+    for k, v in ON_DISK.items():
+        if isinstance(v, dict): d[k].update(v)
+        else: d[k] = v
+    d["data"].update(source_corpus=str(root / "corpus"), training_corpus=str(root / "corpus"))
+    d["tokenizer"]["output_dir"] = str(root / "tokenizer")
+    d["training"].update({"output_dir": str(root / "run"), **training})
+    return d
 
 
 @pytest.fixture
 def tiny_config():
     "A minimal valid `ExperimentConfig` (2 layers, width 64, 10 steps) for tests that do not touch the disk."
-    from model_foundry.config import DataConfig, ExperimentConfig, LoggingConfig, ModelConfig, TokenizerConfig, TrainingConfig
-    return ExperimentConfig(
-        experiment_name="test_exp",
-        data=DataConfig(source_corpus="test/data", training_corpus="test/data/train", batch_size=2,
-                        max_sequence_length=32, num_workers=0),
-        tokenizer=TokenizerConfig(output_dir="test/tokenizer", vocab_size=1000),
-        model=ModelConfig(layers=2, embedding_size=64, hidden_size=64, intermediate_hidden_size=128,
-                          attention_heads=2, activation_function="gelu", dropout=0.1, attention_dropout=0.1),
-        training=TrainingConfig(output_dir="test/output", learning_rate=1e-4, adam_beta1=0.9, adam_beta2=0.999,
-                                adam_epsilon=1e-8, epochs=1, train_steps=10, warmup_steps=2, use_amp=False,
-                                use_tf32=False, use_gradient_checkpointing=False, gradient_accumulation_steps=1),
-        logging=LoggingConfig(level="INFO", dir="test/logs", use_wandb=False),
-        random_seed=42)
+    from model_foundry.config import ExperimentConfig
+    return ExperimentConfig(**copy.deepcopy(TINY))
+
+
+def write_config(ws: Path, d: Optional[dict] = None, name: str = "exp", **training) -> Path:
+    "Write a config (default: `tiny_config_dict(ws, **training)`) to `ws/configs/<name>.yaml`; return its path."
+    path = ws / "configs" / f"{name}.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(tiny_config_dict(ws, **training) if d is None else d, sort_keys=False))
+    return path
+
+
+# ---------------------------------------------------------------- commands, as a user runs them
+
+PY = sys.executable
+ENV = {**os.environ, "OMP_NUM_THREADS": "1"}  # tests run side by side, one torch thread each
+
+
+def run_python(*args, cwd: Path, timeout: float = 600, **kw) -> subprocess.CompletedProcess:
+    "`python *args` in `cwd`, its output captured as text."
+    return subprocess.run([PY, *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=timeout,
+                          env=kw.pop("env", ENV), **kw)
+
+
+def run_cli(*args, cwd: Path, **kw) -> subprocess.CompletedProcess:
+    "`model-foundry *args` in `cwd`."
+    return run_python("-m", "model_foundry.cli", *args, cwd=cwd, **kw)
+
+
+def trainer_command(config, processes: int = 1) -> list[str]:
+    "The command that trains `config`: `python -m model_foundry.trainer`, under `torchrun` for several processes."
+    launch = ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"] if processes > 1 else []
+    return [PY, *launch, "-m", "model_foundry.trainer", str(config)]
+
+
+def run_trainer(config, cwd: Path, processes: int = 1, **kw) -> subprocess.CompletedProcess:
+    "Train `config` in `cwd` as the command line does (with `processes` processes under `torchrun`)."
+    return run_python(*trainer_command(config, processes)[1:], cwd=cwd, **kw)
+
+
+# ---------------------------------------------------------------- what is on disk
+
+def files_under(root: Path, ignore=()) -> dict:
+    "Every file under `root` (its path relative to `root`) with its size and modification time; names in `ignore` left out."
+    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob("*")
+            if p.is_file() and p.name not in ignore}
+
+
+def checkpoints(run: Path) -> list:
+    "The `checkpoint-<step>` folders of a run directory, by step (none when it does not exist)."
+    if not run.is_dir(): return []
+    return sorted((p for p in run.glob("checkpoint-*") if p.is_dir() and p.name[11:].isdigit()),
+                  key=lambda p: int(p.name[11:]))
 
 
 @pytest.fixture

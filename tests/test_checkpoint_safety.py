@@ -7,14 +7,13 @@ import shlex
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
-from conftest import tiny_config_dict
+from conftest import PY, files_under, run_cli, tiny_config_dict, trainer_command, write_config
 from safetensors.torch import load_file
 
 from model_foundry.config import ExperimentConfig
@@ -22,36 +21,31 @@ from model_foundry.helpers import sha256_file
 from model_foundry.training.checkpointing import METADATA, TRAINING_STATE, CheckpointManager, read_metadata
 
 pytestmark = pytest.mark.integration
-PY = sys.executable
+OWN = {".lock", "metrics.jsonl", "environment.json", "config.yaml", "train.log"}  # what every start of a run writes
 
 
-def files_under(root: Path, skip=()) -> dict:
-    "Every file under `root` with its size and modification time, but the run's own bookkeeping and `skip`."
-    own = {".lock", "metrics.jsonl", "environment.json", "config.yaml"}
-    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob("*")
-            if p.is_file() and p.name not in own and "logs" not in p.parts
-            and not any(str(p.relative_to(root)).startswith(s) for s in skip)}
+def untouched(run: Path, but: str = "") -> dict:
+    "The files of a run that a start must leave alone (its own bookkeeping aside, and the folder `but`)."
+    return {k: v for k, v in files_under(run, ignore=OWN).items() if not (but and k.startswith(but))}
 
 
-def write_config(ws: Path, **training) -> Path:
+def config(ws: Path, **training) -> Path:
+    "The tiny experiment's config, its console quiet."
     d = tiny_config_dict(ws, **training)
     d["logging"]["console_level"] = "WARNING"
-    path = ws / "configs" / "exp.yaml"
-    path.write_text(yaml.safe_dump(d))
-    return path
+    return write_config(ws, d)
 
 
-def cli(ws: Path, *args, **kw):
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.run([PY, "-m", "model_foundry.cli", "train", str(ws / "configs" / "exp.yaml"), *args],
-                          cwd=ws, capture_output=True, text=True, timeout=300, env=env, **kw)
+def train(ws: Path, *args):
+    "`model-foundry train` on the workspace's config."
+    return run_cli("train", ws / "configs" / "exp.yaml", *args, cwd=ws, timeout=300)
 
 
 @pytest.fixture
 def finished_run(temp_workspace, tiny_corpus):
     "A finished 20-step run (checkpoints 0, 5, 10, 20), and the weights of its last checkpoint."
-    write_config(temp_workspace)
-    r = cli(temp_workspace)  # the same command (and threads) as the reruns: CPU results are bit-identical
+    config(temp_workspace)
+    r = train(temp_workspace)  # the same command (and threads) as the reruns: CPU results are bit-identical
     assert r.returncode == 0, r.stderr
     run = temp_workspace / "run"
     final = {k: v.clone() for k, v in load_file(run / "checkpoint-20" / "model.safetensors").items()}  # not mmapped
@@ -77,8 +71,8 @@ def test_a_damaged_checkpoint_is_reported_skipped_and_the_run_falls_back(finishe
     how, name, report = DAMAGE[kind]
     how(run / "checkpoint-20" / name)  # the newest checkpoint, damaged after it was written
     assert CheckpointManager(ExperimentConfig(**tiny_config_dict(ws)), ws).verify(run / "checkpoint-20")
-    before = files_under(run, skip=("checkpoint-20",))
-    r = cli(ws)
+    before = untouched(run, but="checkpoint-20")
+    r = train(ws)
     assert r.returncode == 0, r.stderr
     log = (run / "logs" / "train.log").read_text()
     assert f"skipping damaged checkpoint {run / 'checkpoint-20'}" in log and report in log
@@ -87,7 +81,7 @@ def test_a_damaged_checkpoint_is_reported_skipped_and_the_run_falls_back(finishe
     again = load_file(run / "checkpoint-20" / "model.safetensors")
     assert all(torch.equal(final[k], again[k]) for k in final)
     assert CheckpointManager(ExperimentConfig(**tiny_config_dict(ws)), ws).verify(run / "checkpoint-20") == []
-    assert files_under(run, skip=("checkpoint-20",)) == before  # nothing else was touched
+    assert untouched(run, but="checkpoint-20") == before  # nothing else was touched
 
 
 def test_a_crafted_pickle_is_refused_and_never_runs(finished_run):
@@ -102,12 +96,12 @@ def test_a_crafted_pickle_is_refused_and_never_runs(finished_run):
     meta = read_metadata(ckpt)  # the hashes rewritten to match: only the loader stands in the way
     meta["files"][TRAINING_STATE] = sha256_file(ckpt / TRAINING_STATE)
     (ckpt / METADATA).write_text(json.dumps(meta))
-    before = files_under(run)
-    r = cli(ws)
+    before = untouched(run)
+    r = train(ws)
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert "holds objects other than tensors and plain data" in r.stderr and "refusing to load it" in r.stderr
     assert not marker.exists()
-    assert files_under(run) == before
+    assert untouched(run) == before
 
 
 def test_weights_are_read_from_safetensors_only(finished_run):
@@ -123,30 +117,28 @@ def test_weights_are_read_from_safetensors_only(finished_run):
     meta = read_metadata(ckpt)
     meta["files"] = {f: sha256_file(ckpt / f) for f in [*meta["files"], "pytorch_model.bin"] if (ckpt / f).exists()}
     (ckpt / METADATA).write_text(json.dumps(meta))
-    r = cli(ws)
+    r = train(ws)
     assert r.returncode == 2 and "never from pickle files" in r.stderr, r.stderr
     assert not marker.exists()
 
 
 def test_a_second_process_on_the_same_run_folder_is_refused(temp_workspace, tiny_corpus):
     ws = temp_workspace
-    write_config(ws, train_steps=100000, checkpoint_schedule=[0])  # long enough to still run while we look
+    cfg = config(ws, train_steps=100000, checkpoint_schedule=[0])  # long enough to still run while we look
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    first = subprocess.Popen([PY, "-m", "model_foundry.trainer", str(ws / "configs" / "exp.yaml")], cwd=ws, env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    first = subprocess.Popen(trainer_command(cfg), cwd=ws, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.time() + 120
         while not (ws / "run" / "checkpoint-0").exists() and time.time() < deadline: time.sleep(0.1)
         assert (ws / "run" / "checkpoint-0").exists(), "the first run did not start"
-        r = cli(ws)
+        r = train(ws)
         assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
         assert f"is in use by process {first.pid}" in r.stderr
     finally:
         first.send_signal(signal.SIGKILL); first.wait()
     # a killed process leaves no lock behind: the next start continues the run (here: from checkpoint-0)
-    write_config(ws, train_steps=100000, checkpoint_schedule=[0])
-    p = subprocess.Popen([PY, "-m", "model_foundry.trainer", str(ws / "configs" / "exp.yaml")], cwd=ws, env=env,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen(trainer_command(cfg), cwd=ws, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                         text=True)
     try:
         deadline = time.time() + 120
         while time.time() < deadline and p.poll() is None and "resuming from" not in (
@@ -159,16 +151,16 @@ def test_a_second_process_on_the_same_run_folder_is_refused(temp_workspace, tiny
 
 def test_a_changed_config_continues_a_run_only_when_asked(finished_run):
     ws, run, _ = finished_run
-    write_config(ws, train_steps=30, checkpoint_schedule=[0, 5, 10, 20, 30])
-    before = files_under(run)
-    r = cli(ws)
+    config(ws, train_steps=30, checkpoint_schedule=[0, 5, 10, 20, 30])
+    before = untouched(run)
+    r = train(ws)
     assert r.returncode == 2 and "--allow-config-change" in r.stderr, r.stderr
     assert "training.checkpoint_schedule" in r.stderr and "training.train_steps: 20 -> 30" in r.stderr
-    assert files_under(run) == before
-    r = cli(ws, "--allow-config-change")
+    assert untouched(run) == before
+    r = train(ws, "--allow-config-change")
     assert r.returncode == 0, r.stderr
     assert (run / "checkpoint-30").is_dir() and read_metadata(run / "checkpoint-30")["global_step"] == 30
     kept = list((run / "config_history").iterdir())
     assert len(kept) == 1 and yaml.safe_load(kept[0].read_text())["training"]["train_steps"] == 20
     assert yaml.safe_load((run / "config.yaml").read_text())["training"]["train_steps"] == 30
-    assert cli(ws).returncode == 0  # the run's config is the new one now: no flag needed
+    assert train(ws).returncode == 0  # the run's config is the new one now: no flag needed

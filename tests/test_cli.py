@@ -1,30 +1,22 @@
 """The command line: help, and a user's mistake ends with status 2, one line on stderr and nothing written."""
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-import yaml
-from conftest import tiny_config_dict
+from conftest import PY, files_under, run_python, tiny_config_dict, write_config
 
-PY = sys.executable
 pytestmark = pytest.mark.integration
 
 
-def files_under(root: Path) -> set:
-    return {str(p.relative_to(root)) for p in root.rglob("*")}
-
-
 def run(args, cwd):
-    return subprocess.run([PY, *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+    return run_python(*args, cwd=cwd, timeout=300)
 
 
-def write_config(ws: Path, mutate) -> Path:
+def mutated_config(ws: Path, mutate) -> Path:
+    "The tiny experiment's config, changed by `mutate`."
     d = tiny_config_dict(ws)
     mutate(d)
-    path = ws / "configs" / "exp.yaml"
-    path.write_text(yaml.safe_dump(d, sort_keys=False))
-    return path
+    return write_config(ws, d)
 
 
 BAD = {
@@ -43,7 +35,7 @@ BAD = {
 @pytest.mark.parametrize("case", list(BAD))
 def test_user_error_exits_2_with_one_line_and_writes_nothing(temp_workspace, tiny_corpus, case, entry):
     mutate, expected = BAD[case]
-    cfg = write_config(temp_workspace, mutate)
+    cfg = mutated_config(temp_workspace, mutate)
     before = files_under(temp_workspace)
     r = run([*entry, str(cfg)], cwd=temp_workspace)
     assert r.returncode == 2, r.stderr
@@ -55,7 +47,7 @@ def test_user_error_exits_2_with_one_line_and_writes_nothing(temp_workspace, tin
 
 
 def test_bad_override_and_missing_config_file(temp_workspace, tiny_corpus):
-    cfg = write_config(temp_workspace, lambda d: None)
+    cfg = mutated_config(temp_workspace, lambda d: None)
     r = run(["-m", "model_foundry.trainer", str(cfg), "--set", "training.learning_rate"], cwd=temp_workspace)
     assert r.returncode == 2 and "not of the form section.key=value" in r.stderr
     r = run(["-m", "model_foundry.trainer", str(temp_workspace / "nope.yaml")], cwd=temp_workspace)
@@ -77,7 +69,7 @@ def test_console_script_is_installed(tmp_path):
 
 
 def test_validate_and_schedule(temp_workspace, tiny_corpus):
-    cfg = write_config(temp_workspace, lambda d: None)
+    cfg = mutated_config(temp_workspace, lambda d: None)
     r = run(["-m", "model_foundry.cli", "validate", str(cfg)], cwd=temp_workspace)
     assert r.returncode == 0 and r.stdout.startswith("ok: tiny"), r.stderr
     r = run(["-m", "model_foundry.cli", "schedule", str(cfg)], cwd=temp_workspace)
@@ -89,7 +81,7 @@ def test_evaluate_every_checkpoint_then_from_the_cache(temp_workspace, tiny_corp
     "model-foundry evaluate: a summary, the table in CSV and JSONL, and a second call that reads the cache."
     import csv
     import json
-    cfg = write_config(temp_workspace, lambda d: None)
+    cfg = mutated_config(temp_workspace, lambda d: None)
     assert run(["-m", "model_foundry.trainer", str(cfg)], cwd=temp_workspace).returncode == 0
     pairs, text = tiny_corpus["pairs"], tiny_corpus["test"]
     stimuli = temp_workspace / "stimuli.jsonl"

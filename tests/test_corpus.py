@@ -2,27 +2,16 @@
 tokenizer given instead of trained, and the tokenizer a checkpoint carries."""
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
-from conftest import ROOT, tiny_config_dict
+from conftest import ROOT, run_cli, run_trainer, tiny_config_dict, write_config
 
-PY = sys.executable
 pytestmark = pytest.mark.integration
 
 
-def cli(args, cwd):
-    return subprocess.run([PY, "-m", "model_foundry.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=600)
-
-
-def write_config(ws: Path, d: dict) -> Path:
-    path = ws / "configs" / "exp.yaml"
-    path.write_text(yaml.safe_dump(d, sort_keys=False))
-    return path
+def cli(args, cwd): return run_cli(*args, cwd=cwd)
 
 
 def test_tutorial_ablation_config_reports_what_each_step_changed(tmp_path):
@@ -144,11 +133,9 @@ def test_a_given_tokenizer_with_a_large_vocabulary_trains_and_checkpoints(temp_w
     d["tokenizer"] = {"output_dir": str(temp_workspace / "tok"), "from_pretrained": str(temp_workspace / "gpt2_like")}
     d["model"].update(hidden_size=32, embedding_size=32, intermediate_hidden_size=64)
     cfg = write_config(temp_workspace, d)
-    r = subprocess.run([PY, "-m", "model_foundry.cli", "schedule", str(cfg), "--sequences", "1000"],
-                       cwd=temp_workspace, capture_output=True, text=True, timeout=600)
+    r = run_cli("schedule", cfg, "--sequences", "1000", cwd=temp_workspace)
     assert r.returncode == 0 and "checkpoints over 2 steps" in r.stdout, r.stderr  # the vocabulary is the tokenizer's
-    r = subprocess.run([PY, "-m", "model_foundry.trainer", str(cfg)], cwd=temp_workspace,
-                       capture_output=True, text=True, timeout=600)
+    r = run_trainer(cfg, cwd=temp_workspace)
     assert r.returncode == 0, r.stderr
     assert "tokenizer copied from" in r.stderr and "70,000 pieces" in r.stderr
     meta = json.loads(next((temp_workspace / "data" / "tokenized").glob("*/meta.json")).read_text())
@@ -170,8 +157,7 @@ def test_checkpoint_tokenizer_gives_the_wrappers_ids_on_the_whole_test_split(tem
 
     from model_foundry.training import load_tokenizer
     d = tiny_config_dict(temp_workspace, train_steps=1, warmup_steps=0, checkpoint_schedule=[0, 1])
-    r = subprocess.run([PY, "-m", "model_foundry.trainer", str(write_config(temp_workspace, d))], cwd=temp_workspace,
-                       capture_output=True, text=True, timeout=600)
+    r = run_trainer(write_config(temp_workspace, d), cwd=temp_workspace)
     assert r.returncode == 0, r.stderr
     ours = load_tokenizer(temp_workspace / "tokenizer")
     hf = AutoTokenizer.from_pretrained(temp_workspace / "run" / "checkpoint-1")

@@ -12,15 +12,13 @@ import json
 import os
 import random
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import torch
+from conftest import ENV, checkpoints, run_trainer, trainer_command
 
-PY = sys.executable
-ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
 STEPS, EVERY = 200, 4  # ~2.8 epochs of 72 steps; a checkpoint every 4 steps, so saving takes much of the time
@@ -73,14 +71,6 @@ def make_workspace(root: Path) -> Path:
     return root
 
 
-def command(ws: Path, **kw): return [PY, "-m", "model_foundry.trainer", "config.yaml"], dict(cwd=ws, env=ENV, **kw)
-
-
-def checkpoints(run: Path) -> list:
-    if not run.is_dir(): return []
-    return sorted((p for p in run.glob("checkpoint-*") if p.is_dir()), key=lambda p: int(p.name.split("-")[1]))
-
-
 def saving(run: Path) -> list:
     "The hidden folders of checkpoints being written."
     try: return sorted(n for n in os.listdir(run) if n.startswith(".checkpoint-") and ".tmp-" in n)
@@ -99,7 +89,7 @@ def kill_once(ws: Path, how: str, rng: random.Random) -> dict:
     "Start the run, kill it (SIGKILL) as `how` says, and say what was on disk when it died."
     run = ws / "run"
     before = len(checkpoints(run))
-    cmd, kw = command(ws, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    cmd, kw = trainer_command("config.yaml"), dict(cwd=ws, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     p = subprocess.Popen(cmd, **kw)
     t0 = time.monotonic()
     deadline = t0 + 120
@@ -154,8 +144,7 @@ def test_killed_at_random_moments_resumes_to_the_same_run(tmp_path):
     plan = rng.sample(PLAN, len(PLAN))
 
     whole = make_workspace(tmp_path / "whole")
-    cmd, kw = command(whole, capture_output=True, text=True, timeout=600)
-    r = subprocess.run(cmd, **kw)
+    r = run_trainer("config.yaml", cwd=whole)
     assert r.returncode == 0, r.stderr
 
     cut = make_workspace(tmp_path / "cut")
@@ -165,8 +154,7 @@ def test_killed_at_random_moments_resumes_to_the_same_run(tmp_path):
         print(k)
         if not k["killed"]: break
         kills.append(k)
-    cmd, kw = command(cut, capture_output=True, text=True, timeout=600)
-    r = subprocess.run(cmd, **kw)
+    r = run_trainer("config.yaml", cwd=cut)
     assert r.returncode == 0, r.stderr
 
     assert len(kills) >= 10, f"the run finished after {len(kills)} kills; make it longer"

@@ -4,18 +4,15 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Optional
 
 import pytest
-import yaml
-from conftest import tiny_config_dict
+from conftest import run_python, run_trainer, tiny_config_dict, trainer_command, write_config
 
 from model_foundry.training.tracking import read_metrics as rows
 
-PY = sys.executable
 pytestmark = pytest.mark.integration
 
 
@@ -25,9 +22,7 @@ def write(ws: Path, name: str, model: Optional[dict] = None, **training) -> Path
     d["training"]["output_dir"] = str(ws / name)
     d["model"].update(model or {})
     d["logging"]["log_metrics_every_n_steps"] = 1
-    path = ws / "configs" / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(d, sort_keys=False))
-    return path
+    return write_config(ws, d, name)
 
 
 def losses(run: Path) -> dict:
@@ -36,9 +31,7 @@ def losses(run: Path) -> dict:
 
 
 def train(ws: Path, cfg: Path, processes: int = 1) -> subprocess.CompletedProcess:
-    launch = ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"] if processes > 1 else []
-    r = subprocess.run([PY, *launch, "-m", "model_foundry.trainer", str(cfg)], cwd=ws, capture_output=True, text=True,
-                       timeout=600)
+    r = run_trainer(cfg, cwd=ws, processes=processes)
     assert r.returncode == 0, r.stderr[-4000:]
     return r
 
@@ -110,9 +103,8 @@ def test_a_process_that_dies_stops_the_run_and_it_resumes_with_two_or_one(temp_w
 
     full, cut = config("full"), config("cut")
     train(ws, full, processes=2)
-    p = subprocess.Popen([PY, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m",
-                          "model_foundry.trainer", str(cut)], cwd=ws, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.PIPE, text=True, start_new_session=True)
+    p = subprocess.Popen(trainer_command(cut, processes=2), cwd=ws, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                         text=True, start_new_session=True)
     deadline = time.time() + 300
     while not (ws / "cut" / "checkpoint-4").exists() and time.time() < deadline and p.poll() is None:
         time.sleep(0.01)
@@ -164,9 +156,7 @@ def local_rank(pid: int):
 def test_a_step_two_processes_cannot_form_is_one_line_before_training(temp_workspace, tiny_corpus):
     "A config whose sequences per step (× processes) exceed the corpus stops every process with one line, no run."
     cfg = write(temp_workspace, "huge", gradient_accumulation_steps=1)
-    r = subprocess.run([PY, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m",
-                        "model_foundry.trainer", str(cfg), "--set", "data.batch_size=100000"], cwd=temp_workspace,
-                       capture_output=True, text=True, timeout=600)
+    r = run_python(*trainer_command(cfg, processes=2)[1:], "--set", "data.batch_size=100000", cwd=temp_workspace)
     assert r.returncode != 0
     ours = [l for l in r.stderr.splitlines() if l.startswith("error:")]
     assert len(ours) == 1, r.stderr[-3000:]  # said once, by the first process

@@ -215,13 +215,19 @@ def _field_docs(module: str) -> dict:
     comments = {t.start[0]: t.string.lstrip("# ").strip() for t in
                 tokenize.generate_tokens(io.StringIO(source).readline) if t.type == tokenize.COMMENT}
     callables, _ = public_names(module)
+    classes = {n.name: n for n in ast.parse(source).body if isinstance(n, ast.ClassDef)}
+
+    def fields(node) -> dict:  # its own fields, and those of its bases in the module (groups of fields of a model)
+        inherited = [fields(classes[b.id]) for b in node.bases if isinstance(b, ast.Name) and b.id in classes]
+        own = {b.target.id: comments.get(b.lineno) for b in node.body
+               if isinstance(b, ast.AnnAssign) and isinstance(b.target, ast.Name)}
+        return {k: v for d in [*inherited, own] for k, v in d.items()}
+
     found = {}
-    for node in ast.parse(source).body:
-        if not isinstance(node, ast.ClassDef) or node.name not in callables: continue
+    for name, node in classes.items():
+        if name not in callables: continue
         if any(isinstance(b, ast.FunctionDef) and b.name == "__init__" for b in node.body): continue
-        fields = {b.target.id: comments.get(b.lineno) for b in node.body
-                  if isinstance(b, ast.AnnAssign) and isinstance(b.target, ast.Name)}
-        if (documented := {k: v for k, v in fields.items() if v}): found[node.name] = documented
+        if (documented := {k: v for k, v in fields(node).items() if v}): found[name] = documented
     return found
 
 

@@ -3,14 +3,13 @@ every checkpoint is a standard Hugging Face folder, and a run killed mid-way con
 import json
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import torch
+from conftest import checkpoints, run_trainer, trainer_command
 
-PY = sys.executable
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
 ORIGINAL_CONFIG = """\
@@ -67,13 +66,8 @@ def make_workspace(root: Path, train_steps: int) -> Path:
     return root
 
 
-def train(ws: Path, **kw):
-    return subprocess.run([PY, "-m", "model_foundry.trainer", "config.yaml"], cwd=ws, capture_output=True,
-                          text=True, timeout=600, **kw)
-
-
-def checkpoints(run: Path) -> list:
-    return sorted((p for p in run.glob("checkpoint-*") if p.is_dir()), key=lambda p: int(p.name.split("-")[1]))
+def train(ws: Path):
+    return run_trainer("config.yaml", cwd=ws)
 
 
 def test_original_schema_config_trains_and_checkpoints_load_with_transformers(tmp_path):
@@ -119,8 +113,7 @@ def test_killed_run_resumes_to_the_same_weights(tmp_path):
     assert train(whole).returncode == 0
     cut = make_workspace(tmp_path / "cut", train_steps=steps)
     run = cut / "models" / "babylm_style_tiny"
-    p = subprocess.Popen([PY, "-m", "model_foundry.trainer", "config.yaml"], cwd=cut,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    p = subprocess.Popen(trainer_command("config.yaml"), cwd=cut, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
     while time.time() < deadline and p.poll() is None:
         done = [c for c in checkpoints(run) if int(c.name.split("-")[1]) >= 20] if run.exists() else []

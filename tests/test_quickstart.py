@@ -1,14 +1,10 @@
 """`make quickstart`'s commands, in a copy of the project: at least 8 checkpoints, loadable models, and minimal-pair
 accuracy near chance at checkpoint-0 and clearly above it at the last checkpoint, drawn in minimal_pairs.png."""
+import json
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
-MF = [sys.executable, "-m", "model_foundry.cli"]
+from conftest import ROOT, checkpoints, run_cli
 
 
 @pytest.mark.e2e
@@ -18,14 +14,13 @@ def test_quickstart(tmp_path):
     for args in (["synthetic", "data/synthetic"], ["train", "configs/quickstart.yaml"],
                  ["evaluate", "runs/quickstart", "--pairs", "data/synthetic/minimal_pairs.jsonl", "--out", "pairs.jsonl"],
                  ["plot", "runs/quickstart"]):
-        r = subprocess.run(MF + args, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+        r = run_cli(*args, cwd=tmp_path)
         assert r.returncode == 0, r.stderr[-3000:]
     run = tmp_path / "runs" / "quickstart"
-    ckpts = sorted((p for p in run.glob("checkpoint-*")), key=lambda p: int(p.name.split("-")[1]))
+    ckpts = checkpoints(run)
     assert len(ckpts) >= 8 and ckpts[0].name == "checkpoint-0"
     assert (run / "loss.png").read_bytes()[:4] == b"\x89PNG"
     assert (run / "minimal_pairs.png").read_bytes()[:4] == b"\x89PNG"
-    import json
     acc = {r["step"]: r["value"] for r in map(json.loads, (tmp_path / "pairs.jsonl").read_text().splitlines())
            if r["phenomenon"] == "all"}
     first, last = acc[0], acc[max(acc)]

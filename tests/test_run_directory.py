@@ -2,14 +2,11 @@
 start over, and mistakes found on disk end before anything is written."""
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
-import yaml
-from conftest import tiny_config_dict
+from conftest import files_under, run_cli, tiny_config_dict, write_config
 from safetensors.torch import load_file
 
 from model_foundry.config import ConfigError, ExperimentConfig
@@ -19,9 +16,9 @@ from model_foundry.training.checkpointing import CheckpointError
 pytestmark = pytest.mark.integration
 
 
-def files_under(root: Path) -> dict:
-    "Every file under `root` with its modification time (the run's lock file aside: each start takes it)."
-    return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file() and p.name != ".lock"}
+def on_disk(root: Path) -> dict:
+    "Every file under `root` with its size and modification time (the run's lock file aside: each start takes it)."
+    return files_under(root, ignore={".lock"})
 
 
 def train(ws: Path, **training) -> Path:
@@ -37,10 +34,10 @@ def test_an_output_dir_holding_something_else_is_refused(temp_workspace, tiny_co
     run = temp_workspace / "run"
     if kind == "a file": run.write_text("my notes\n")
     else: run.mkdir(); (run / "notes.txt").write_text("my notes\n")
-    before = files_under(temp_workspace)
+    before = on_disk(temp_workspace)
     with pytest.raises(ConfigError, match="is a file" if kind == "a file" else "holds files but no Model Foundry run"):
         train(temp_workspace)
-    assert files_under(temp_workspace) == before
+    assert on_disk(temp_workspace) == before
 
 
 def test_stray_files_in_checkpoints_do_not_restart_the_run(temp_workspace, tiny_corpus):
@@ -64,10 +61,10 @@ def test_damaged_checkpoints_stop_the_run_instead_of_overwriting_it(temp_workspa
     shutil.rmtree(run / "checkpoint-20")
     for ckpt in run.glob("checkpoint-*"):
         with open(ckpt / "model.safetensors", "ab") as f: f.write(b"\0")
-    before = files_under(run)
+    before = on_disk(run)
     with pytest.raises(CheckpointError, match="has checkpoints but none to continue from"):
         train(temp_workspace)
-    assert files_under(run) == before
+    assert on_disk(run) == before
 
 
 def test_leftovers_of_an_interrupted_save_are_cleared(temp_workspace, tiny_corpus):
@@ -91,17 +88,15 @@ def test_mistakes_on_disk_exit_2_before_anything_is_written(temp_workspace, tiny
     if case == "tokenized_dir is a file":
         (temp_workspace / "tokens").write_text("not a folder\n")
         d["data"]["tokenized_dir"] = str(temp_workspace / "tokens")
-    cfg = temp_workspace / "configs" / "exp.yaml"
-    cfg.write_text(yaml.safe_dump(d))
-    before = files_under(temp_workspace)
-    r = subprocess.run([sys.executable, "-m", "model_foundry.cli", "train", str(cfg)], cwd=temp_workspace,
-                       capture_output=True, text=True, timeout=300)
+    cfg = write_config(temp_workspace, d)
+    before = on_disk(temp_workspace)
+    r = run_cli("train", cfg, cwd=temp_workspace, timeout=300)
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert {"missing test corpus": "held-out", "bad resume_from_checkpoint": "is not a checkpoint",
             "manipulation input": "dataset_manipulation[0].input_path",
             "schedule past the end": "asks for step 40, after the last of the 20 training steps",
             "tokenized_dir is a file": "data.tokenized_dir"}[case] in r.stderr
-    assert files_under(temp_workspace) == before
+    assert on_disk(temp_workspace) == before
 
 
 def test_continuing_from_another_runs_checkpoint(temp_workspace, tiny_corpus):
@@ -117,10 +112,10 @@ def test_a_run_does_not_continue_on_changed_data(temp_workspace, tiny_corpus):
     run = train(temp_workspace)
     shutil.rmtree(run / "checkpoint-20")
     with open(tiny_corpus["train"], "a") as f: f.write("the cats near the dog sleep.\n")
-    before = files_under(run)
+    before = on_disk(run)
     with pytest.raises(ConfigError, match="the data and the tokenizer changed since"):
         train(temp_workspace)
-    assert files_under(run) == before
+    assert on_disk(run) == before
 
 
 @pytest.mark.parametrize("case", ["damaged", "another model", "at the end"])

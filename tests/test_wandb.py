@@ -12,10 +12,11 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import tiny_config_dict
+from conftest import checkpoints, tiny_config_dict
 
 from model_foundry.config import ExperimentConfig, FoundryError, config_hash
 from model_foundry.trainer import Trainer
+from model_foundry.training.checkpointing import read_trainer_state
 from model_foundry.training.loop import TrainingLoop
 from model_foundry.training.tracking import WANDB_RUN_FILE
 
@@ -53,8 +54,7 @@ def recorded_id(run: Path) -> str:
 
 def checkpoint_id(run: Path):
     "The W&B id in the resume state of the run's last checkpoint."
-    last = max(run.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
-    return json.loads((last / "trainer_state.json").read_text())["state"]["wandb_run_id"]
+    return read_trainer_state(checkpoints(run)[-1])["wandb_run_id"]
 
 
 def starts(run: Path) -> list[Path]:

@@ -13,7 +13,9 @@ Chapters (the numbered notebooks in nbs/) and tutorials are read as JSON; module
 - saved outputs: no temporary paths (`/tmp/...`) and no clock times (`12:03:41`);
 - modules: at most 500 lines each (`_modidx.py` aside);
 - imports: no module imports a private name (`_x`) from another module of the package; a module imports only the
-  modules of chapters before its own (the book's order is the import order), and a few pairs are ruled out besides.
+  modules of chapters before its own (the book's order is the import order), and a few pairs are ruled out besides;
+- tests that say what broke: no `test_eq(<condition>, True)` (`a in b`, `x > 3`, `all(...)`: a failure says only
+  "False != True"); assert the condition, showing the values.
 """
 import argparse
 import ast
@@ -96,6 +98,33 @@ def output_problems() -> list[str]:
     return out
 
 
+_PREDICATES = {"all", "any", "isinstance", "issubclass", "hasattr", "callable", "exists", "is_file", "is_dir",
+               "startswith", "endswith", "isdigit", "allclose", "equal", "issubset", "issuperset", "isdisjoint"}
+
+
+def _is_condition(node) -> bool:
+    "Whether an expression is a condition computed for a test (`a in b`, `x > 3`, `all(...)`, `p.exists()`, ...)."
+    if isinstance(node, (ast.Compare, ast.BoolOp)) or (isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not)):
+        return True
+    f = getattr(node, "func", None)
+    return isinstance(node, ast.Call) and (getattr(f, "id", None) or getattr(f, "attr", None)) in _PREDICATES
+
+
+def boolean_tests() -> list[str]:
+    "Where a notebook tests a condition with `test_eq(<condition>, True)` (or False): a failure says only False != True."
+    out = []
+    for nb in notebooks():
+        for i, c in enumerate(json.loads(nb.read_text())["cells"]):
+            if c["cell_type"] != "code": continue
+            try: tree = ast.parse("\n".join(l for l in _source(c).splitlines() if not l.lstrip().startswith(("%", "!"))))
+            except SyntaxError: continue
+            n = sum(1 for node in ast.walk(tree) if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "test_eq"
+                    and len(node.args) == 2 and any(isinstance(a, ast.Constant) and isinstance(a.value, bool) for a in node.args)
+                    and any(_is_condition(a) for a in node.args))
+            if n: out.append(f"{nb.relative_to(NBS)} cell {i}: {n} test_eq(<condition>, True/False); assert the condition, showing the values")
+    return out
+
+
 def long_modules() -> list[tuple[int, str]]:
     return [(n, str(p.relative_to(ROOT))) for p in sorted(PKG.rglob("*.py"))
             if p.name != "_modidx.py" and (n := len(p.read_text().splitlines())) > LIMITS["module_lines"]]
@@ -149,6 +178,7 @@ def measure() -> dict:
     problems += output_problems()
     problems += [f"{where}: {n} lines (limit {LIMITS['module_lines']})" for n, where in long_modules()]
     problems += import_problems()
+    problems += boolean_tests()
     modules = {str(p.relative_to(ROOT)): len(p.read_text().splitlines()) for p in sorted(PKG.rglob("*.py"))
                if p.name != "_modidx.py"}
     return dict(cells=cells, modules=modules, problems=problems)
