@@ -3,13 +3,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import PY, files_under, run_python, tiny_config_dict, write_config
+from conftest import PY, files_under, run_cli, run_python, run_trainer, tiny_config_dict, write_config
 
 pytestmark = pytest.mark.integration
-
-
-def run(args, cwd):
-    return run_python(*args, cwd=cwd, timeout=300)
 
 
 def mutated_config(ws: Path, mutate) -> Path:
@@ -37,7 +33,7 @@ def test_user_error_exits_2_with_one_line_and_writes_nothing(temp_workspace, tin
     mutate, expected = BAD[case]
     cfg = mutated_config(temp_workspace, mutate)
     before = files_under(temp_workspace)
-    r = run([*entry, str(cfg)], cwd=temp_workspace)
+    r = run_python(*entry, str(cfg), cwd=temp_workspace)
     assert r.returncode == 2, r.stderr
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), r.stderr
@@ -48,15 +44,15 @@ def test_user_error_exits_2_with_one_line_and_writes_nothing(temp_workspace, tin
 
 def test_bad_override_and_missing_config_file(temp_workspace, tiny_corpus):
     cfg = mutated_config(temp_workspace, lambda d: None)
-    r = run(["-m", "model_foundry.trainer", str(cfg), "--set", "training.learning_rate"], cwd=temp_workspace)
+    r = run_python("-m", "model_foundry.trainer", cfg, "--set", "training.learning_rate", cwd=temp_workspace)
     assert r.returncode == 2 and "not of the form section.key=value" in r.stderr
-    r = run(["-m", "model_foundry.trainer", str(temp_workspace / "nope.yaml")], cwd=temp_workspace)
+    r = run_trainer(temp_workspace / "nope.yaml", cwd=temp_workspace)
     assert r.returncode == 2 and "does not exist" in r.stderr
 
 
 @pytest.mark.parametrize("sub", ["validate", "schedule", "prepare", "train", "synthetic", "evaluate", "plot"])
 def test_help(sub, tmp_path):
-    r = run(["-m", "model_foundry.cli", sub, "--help"], cwd=tmp_path)
+    r = run_cli(sub, "--help", cwd=tmp_path)
     assert r.returncode == 0 and "usage: model-foundry " + sub in r.stdout
     if sub not in ("synthetic", "evaluate", "plot"): assert "--set KEY=VALUE" in r.stdout
 
@@ -70,9 +66,9 @@ def test_console_script_is_installed(tmp_path):
 
 def test_validate_and_schedule(temp_workspace, tiny_corpus):
     cfg = mutated_config(temp_workspace, lambda d: None)
-    r = run(["-m", "model_foundry.cli", "validate", str(cfg)], cwd=temp_workspace)
+    r = run_cli("validate", str(cfg), cwd=temp_workspace)
     assert r.returncode == 0 and r.stdout.startswith("ok: tiny"), r.stderr
-    r = run(["-m", "model_foundry.cli", "schedule", str(cfg)], cwd=temp_workspace)
+    r = run_cli("schedule", str(cfg), cwd=temp_workspace)
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines()[1].split() == ["0", "5", "10", "20"]
 
@@ -82,13 +78,13 @@ def test_evaluate_every_checkpoint_then_from_the_cache(temp_workspace, tiny_corp
     import csv
     import json
     cfg = mutated_config(temp_workspace, lambda d: None)
-    assert run(["-m", "model_foundry.trainer", str(cfg)], cwd=temp_workspace).returncode == 0
+    assert run_trainer(cfg, cwd=temp_workspace).returncode == 0
     pairs, text = tiny_corpus["pairs"], tiny_corpus["test"]
     stimuli = temp_workspace / "stimuli.jsonl"
     stimuli.write_text(json.dumps({"text": "the dogs near the house run.", "roi": "run"}) + "\n")
     args = ["-m", "model_foundry.cli", "evaluate", "run", "--pairs", str(pairs), "--stimuli", str(stimuli),
             "--text", str(text), "--weights"]
-    r = run([*args, "--out", "results.csv"], cwd=temp_workspace)
+    r = run_python(*args, "--out", "results.csv", cwd=temp_workspace)
     assert r.returncode == 0, r.stderr
     assert "run  minimal_pairs phenomenon=all: " in r.stdout and "at step 0 -> " in r.stdout and "at step 20" in r.stdout
     assert "computed, 0 read from the cache" in r.stderr
@@ -96,17 +92,17 @@ def test_evaluate_every_checkpoint_then_from_the_cache(temp_workspace, tiny_corp
     assert {row["step"] for row in table} == {"0", "5", "10", "20"}
     assert {row["metric"] for row in table} == {"minimal_pairs", "surprisal", "loss", "ppl", "weight_norm",
                                                 "weight_change"}
-    r = run([*args, "--out", "results.jsonl"], cwd=temp_workspace)
+    r = run_python(*args, "--out", "results.jsonl", cwd=temp_workspace)
     assert r.returncode == 0 and " 0 result(s) computed, 16 read from the cache" in r.stderr, r.stderr
     again = [json.loads(l) for l in (temp_workspace / "results.jsonl").read_text().splitlines()]
     assert [str(x["value"]) for x in again] == [row["value"] for row in table]
-    r = run(["-m", "model_foundry.cli", "plot", "run", "--out", "figures"], cwd=temp_workspace)
+    r = run_cli("plot", "run", "--out", "figures", cwd=temp_workspace)
     assert r.returncode == 0, r.stderr
     drawn = sorted(p.name for p in (temp_workspace / "figures").iterdir())
     assert drawn == sorted(["run-loss.png", "held_out_loss.png", "ppl.png", "minimal_pairs.png", "surprisal.png",
                             "weight_norm.png", "weight_change.png", "minimal_pairs-phenomena.png"]), drawn
     assert all((temp_workspace / "figures" / n).read_bytes()[:4] == b"\x89PNG" for n in drawn)
-    r = run(["-m", "model_foundry.cli", "plot", "run"], cwd=temp_workspace)  # into the run folder: one file a figure
+    r = run_cli("plot", "run", cwd=temp_workspace)  # into the run folder: one file a figure
     written = r.stdout.split()
     assert r.returncode == 0 and len(written) == len(set(written)) == 8, r.stdout
     assert str(Path("run") / "loss.png") in written and str(Path("run") / "held_out_loss.png") in written

@@ -11,16 +11,13 @@ from conftest import ROOT, run_cli, run_trainer, tiny_config_dict, write_config
 pytestmark = pytest.mark.integration
 
 
-def cli(args, cwd): return run_cli(*args, cwd=cwd)
-
-
 def test_tutorial_ablation_config_reports_what_each_step_changed(tmp_path):
     "configs/ablation_no_determiners.yaml: two manipulation steps whose effect shows in the counts prepare reports."
     from model_foundry.synthetic import LEXICON, write_corpus
     (tmp_path / "configs").mkdir()
     shutil.copy(ROOT / "configs" / "ablation_no_determiners.yaml", tmp_path / "configs")
     write_corpus(tmp_path / "data" / "synthetic", n_train=3000, n_dev=50, n_test=300, n_pairs=10, seed=0)
-    r = cli(["prepare", "configs/ablation_no_determiners.yaml"], cwd=tmp_path)
+    r = run_cli("prepare", "configs/ablation_no_determiners.yaml", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     reports = {}
     for line in r.stderr.splitlines():  # "... dataset_manipulation[i] (type): L lines / W words -> L' lines / W' words"
@@ -41,7 +38,7 @@ def test_tutorial_ablation_config_reports_what_each_step_changed(tmp_path):
     assert meta["splits"]["test"]["files"][0]["path"].endswith("data/synthetic/synthetic.test")
     assert meta["splits"]["train"]["words"] == len(ablated)
     # a second prepare does nothing and says so
-    r = cli(["prepare", "configs/ablation_no_determiners.yaml"], cwd=tmp_path)
+    r = run_cli("prepare", "configs/ablation_no_determiners.yaml", cwd=tmp_path)
     assert r.returncode == 0 and "nothing to do" in r.stderr and r.stderr.count("up to date") == 2, r.stderr
 
 
@@ -52,24 +49,24 @@ def test_changing_one_file_retokenizes_only_that_file(temp_workspace, tiny_corpu
     (corpus / "synthetic.train").write_text("\n".join(lines[:700]) + "\n")
     (corpus / "more.train").write_text("\n".join(lines[700:]) + "\n")
     cfg = write_config(temp_workspace, tiny_config_dict(temp_workspace))
-    r = cli(["prepare", str(cfg)], cwd=temp_workspace)
+    r = run_cli("prepare", str(cfg), cwd=temp_workspace)
     assert r.returncode == 0 and "tokenized 3 file(s), reused the tokens of 0" in r.stderr, r.stderr  # and .test
     with open(corpus / "more.train", "a") as f: f.write("the dog sleeps .\n")
-    r = cli(["prepare", str(cfg)], cwd=temp_workspace)
+    r = run_cli("prepare", str(cfg), cwd=temp_workspace)
     # the tokenizer trains on the training text, so it changes too: every file is tokenized again with it
     assert r.returncode == 0 and "tokenized 3 file(s)" in r.stderr, r.stderr
     # with the tokenizer fixed (given as a folder), only the edited file is tokenized again
     d = tiny_config_dict(temp_workspace)
     d["tokenizer"] = {"output_dir": str(temp_workspace / "given_tok"), "from_pretrained": str(temp_workspace / "tokenizer")}
     cfg = write_config(temp_workspace, d)
-    assert cli(["prepare", str(cfg)], cwd=temp_workspace).returncode == 0
+    assert run_cli("prepare", str(cfg), cwd=temp_workspace).returncode == 0
     with open(corpus / "more.train", "a") as f: f.write("a cat runs .\n")
-    r = cli(["prepare", str(cfg)], cwd=temp_workspace)
+    r = run_cli("prepare", str(cfg), cwd=temp_workspace)
     assert r.returncode == 0 and "tokenized 1 file(s), reused the tokens of 2 unchanged file(s)" in r.stderr, r.stderr
     cached = (Path(r.stdout.split(" in ")[1].split(";")[0]) / "train.bin").read_bytes()
     shutil.rmtree(temp_workspace / "data" / "tokenized")  # from scratch, the same tokens
     d["data"]["tokenized_dir"] = str(temp_workspace / "fresh")
-    r = cli(["prepare", str(write_config(temp_workspace, d))], cwd=temp_workspace)
+    r = run_cli("prepare", str(write_config(temp_workspace, d)), cwd=temp_workspace)
     assert r.returncode == 0, r.stderr
     fresh = next((temp_workspace / "fresh").glob("*/train.bin"))
     assert fresh.read_bytes() == cached
@@ -92,7 +89,7 @@ def test_bad_corpus_is_one_clear_message(temp_workspace, tiny_corpus, case):
     d = tiny_config_dict(temp_workspace)
     if mutate: mutate(corpus)
     else: d["tokenizer"]["vocab_size"] = 5000
-    r = cli(["prepare", str(write_config(temp_workspace, d))], cwd=temp_workspace)
+    r = run_cli("prepare", str(write_config(temp_workspace, d)), cwd=temp_workspace)
     assert r.returncode == 2, r.stderr
     errors = [l for l in r.stderr.splitlines() if l.startswith("error: ")]
     assert len(errors) == 1 and expected in errors[0], r.stderr
@@ -102,7 +99,7 @@ def test_bad_corpus_is_one_clear_message(temp_workspace, tiny_corpus, case):
 def test_text_that_is_not_utf8_is_repaired_and_counted(temp_workspace, tiny_corpus):
     corpus = temp_workspace / "corpus"
     with open(corpus / "synthetic.train", "ab") as f: f.write("the caf\xe9 sleeps .\n".encode("latin-1") * 3)
-    r = cli(["prepare", str(write_config(temp_workspace, tiny_config_dict(temp_workspace)))], cwd=temp_workspace)
+    r = run_cli("prepare", str(write_config(temp_workspace, tiny_config_dict(temp_workspace))), cwd=temp_workspace)
     assert r.returncode == 0, r.stderr
     assert "the train split: 3 line(s) of the text were not UTF-8; their bad bytes were replaced with U+FFFD" in r.stderr
     meta = json.loads(next((temp_workspace / "data" / "tokenized").glob("*/meta.json")).read_text())
