@@ -44,6 +44,11 @@ def test_notebook_tests_assert_values_not_booleans():
     assert not problems, "\n".join(problems)
 
 
+def test_cells_with_imports_hold_only_imports():
+    "nbdev's processing for the docs runs every cell with an import, alone: other code there fails the site build."
+    assert not book.mixed_import_cells(), book.mixed_import_cells()
+
+
 def test_the_import_check_sees_what_it_must_refuse(tmp_path, monkeypatch):
     "The measure itself: a private import across modules, and an import of a later chapter, are both reported."
     pkg = tmp_path / "model_foundry"

@@ -14,6 +14,8 @@ Chapters (the numbered notebooks in nbs/) and tutorials are read as JSON; module
 - modules: at most 500 lines each (`_modidx.py` aside);
 - imports: no module imports a private name (`_x`) from another module of the package; a module imports only the
   modules of chapters before its own (the book's order is the import order), and a few pairs are ruled out besides;
+- import cells: a code cell with an import holds only imports (nbdev runs every such cell, out of its place, when
+  it processes the notebooks for the documentation site);
 - tests that say what broke: no `test_eq(<condition>, True)` (`a in b`, `x > 3`, `all(...)`: a failure says only
   "False != True"); assert the condition, showing the values.
 """
@@ -125,6 +127,21 @@ def boolean_tests() -> list[str]:
     return out
 
 
+def mixed_import_cells() -> list[str]:
+    "Code cells (not exported, not `eval: false`) that hold an import and other code besides."
+    out = []
+    for nb in notebooks():
+        for i, c in enumerate(json.loads(nb.read_text())["cells"]):
+            src = _source(c)
+            if c["cell_type"] != "code" or re.search(r"^#\|\s*(exports?\s*$|eval:\s*false)", src, re.M): continue
+            try: body = ast.parse("\n".join(l for l in src.splitlines() if not l.lstrip().startswith(("%", "!")))).body
+            except SyntaxError: continue
+            imports = [n for n in body if isinstance(n, (ast.Import, ast.ImportFrom))]
+            if imports and len(imports) < len(body):
+                out.append(f"{nb.relative_to(NBS)} cell {i}: imports and other code in one cell (the docs build runs it alone)")
+    return out
+
+
 def long_modules() -> list[tuple[int, str]]:
     return [(n, str(p.relative_to(ROOT))) for p in sorted(PKG.rglob("*.py"))
             if p.name != "_modidx.py" and (n := len(p.read_text().splitlines())) > LIMITS["module_lines"]]
@@ -179,6 +196,7 @@ def measure() -> dict:
     problems += [f"{where}: {n} lines (limit {LIMITS['module_lines']})" for n, where in long_modules()]
     problems += import_problems()
     problems += boolean_tests()
+    problems += mixed_import_cells()
     modules = {str(p.relative_to(ROOT)): len(p.read_text().splitlines()) for p in sorted(PKG.rglob("*.py"))
                if p.name != "_modidx.py"}
     return dict(cells=cells, modules=modules, problems=problems)
