@@ -163,11 +163,12 @@ def _load_callable(where: str, spec: str, parameters: dict, seed: int):
                         f"parameters") from None
     return module, fn, parameters
 
-# %% ../nbs/08_corpus.ipynb #448faf39
+# %% ../nbs/08_corpus.ipynb #8cf723da
 def _callable_runner(where: str, spec: str, parameters: dict, seed: int):
     "Runner and identity of a `package.module:function` step."
     module, fn, parameters = _load_callable(where, spec, parameters, seed)
-    source = getattr(module, "__file__", None)
+    # the code is the module that defines `fn`, which a config may name by another that imports it
+    source = getattr(sys.modules.get(getattr(fn, "__module__", None), module), "__file__", None)
     identity = {"callable": spec, "source": sha256_file(source) if source else None, "parameters": parameters}
 
     def run(src: Path, dst: Path, counts: dict):

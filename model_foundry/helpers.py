@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any, Iterator, Optional, Union
 
 # %% auto #0
-__all__ = ['temp_path', 'remove', 'fsync', 'move_into_place', 'staging', 'atomic_write', 'write_json', 'read_json', 'sha256_file',
-           'fingerprint', 'no_progress_bars']
+__all__ = ['temp_path', 'remove', 'fsync', 'move_into_place', 'staging', 'atomic_write', 'write_json', 'read_json', 'read_jsonl',
+           'sha256_file', 'fingerprint', 'no_progress_bars']
 
 # %% ../nbs/00_helpers.ipynb #ad283e44
 def temp_path(path: Union[str, Path], # where the file or folder will end up
@@ -101,6 +101,17 @@ def read_json(path: Union[str, Path]) -> Optional[Any]:
     "The JSON in `path`, or None when it is missing or not readable JSON."
     try: return json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError): return None
+
+# %% ../nbs/00_helpers.ipynb #3077571e
+def read_jsonl(path: Union[str, Path]) -> list[dict]:
+    "The JSON objects on the lines of `path` (lines cut short, or not objects, skipped); none when it is missing."
+    if not Path(path).exists(): return []
+    rows = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        try: row = json.loads(line)
+        except json.JSONDecodeError: continue
+        if isinstance(row, dict): rows.append(row)
+    return rows
 
 # %% ../nbs/00_helpers.ipynb #86eec765
 _hashes: dict = {}  # (path, size, inode, device, mtime, ctime) -> SHA-256, for this process

@@ -55,8 +55,12 @@ def test_the_import_check_sees_what_it_must_refuse(tmp_path, monkeypatch):
     (pkg / "training").mkdir(parents=True)
     (pkg / "config.py").write_text("from .training.loop import run\n")
     (pkg / "training" / "loop.py").write_text("from ..config import _secret\n\ndef run(): pass\n")
+    (pkg / "data.py").write_text("from .training import loop\nfrom model_foundry import trainer\n")  # modules as names
+    (pkg / "trainer.py").write_text("")
     monkeypatch.setattr(book, "PKG", pkg)
-    monkeypatch.setattr(book, "chapters", lambda: {"config": (1, None), "training.loop": (13, None)})
+    monkeypatch.setattr(book, "chapters", lambda: {"config": (1, None), "data": (9, None), "training.loop": (13, None), "trainer": (15, None)})
     problems = book.import_problems()
     assert any("training.loop imports private _secret from config" in p for p in problems), problems
     assert any("config (chapter 01) imports training.loop (chapter 13)" in p for p in problems), problems
+    assert any("data (chapter 09) imports training.loop (chapter 13)" in p for p in problems), problems
+    assert any("data (chapter 09) imports trainer (chapter 15)" in p for p in problems), problems

@@ -12,7 +12,7 @@ from nbdev.test import test_nb as run_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 NBS = ROOT / "nbs"
-NOTEBOOKS = sorted(p for p in NBS.rglob("*.ipynb") if not any(part.startswith((".", "_")) for part in p.parts))
+NOTEBOOKS = sorted(p for p in NBS.rglob("*.ipynb") if not any(part.startswith((".", "_")) for part in p.relative_to(NBS).parts))
 
 
 def has_flag(nb: Path, flag: str) -> bool:

@@ -14,8 +14,8 @@ Chapters (the numbered notebooks in nbs/) and tutorials are read as JSON; module
 - modules: at most 500 lines each (`_modidx.py` aside);
 - imports: no module imports a private name (`_x`) from another module of the package; a module imports only the
   modules of chapters before its own (the book's order is the import order), and a few pairs are ruled out besides;
-- import cells: a code cell with an import holds only imports (nbdev runs every such cell, out of its place, when
-  it processes the notebooks for the documentation site);
+- import cells: a code cell with an import anywhere in it holds only imports (nbdev runs every such cell, out of
+  its place, when it processes the notebooks for the documentation site);
 - tests that say what broke: no `test_eq(<condition>, True)` (`a in b`, `x > 3`, `all(...)`: a failure says only
   "False != True"); assert the condition, showing the values.
 """
@@ -39,7 +39,7 @@ CLOCK = re.compile(r"(?<![\d:.])\d\d:\d\d:\d\d(?![\d:])|\b20\d{6}[T_]\d{6}")  # 
 
 
 def notebooks() -> list[Path]:
-    return sorted(p for p in NBS.rglob("*.ipynb") if not any(part.startswith((".", "_")) for part in p.parts))
+    return sorted(p for p in NBS.rglob("*.ipynb") if not any(part.startswith((".", "_")) for part in p.relative_to(NBS).parts))
 
 
 def chapters() -> dict[str, tuple[int, Path]]:
@@ -128,16 +128,15 @@ def boolean_tests() -> list[str]:
 
 
 def mixed_import_cells() -> list[str]:
-    "Code cells (not exported, not `eval: false`) that hold an import and other code besides."
-    out = []
+    "Code cells that hold an import, at any depth, and other code besides (exported and `eval: false` cells aside)."
+    out, is_import = [], lambda n: isinstance(n, (ast.Import, ast.ImportFrom))
     for nb in notebooks():
         for i, c in enumerate(json.loads(nb.read_text())["cells"]):
             src = _source(c)
-            if c["cell_type"] != "code" or re.search(r"^#\|\s*(exports?\s*$|eval:\s*false)", src, re.M): continue
-            try: body = ast.parse("\n".join(l for l in src.splitlines() if not l.lstrip().startswith(("%", "!")))).body
+            if c["cell_type"] != "code" or re.search(r"^#\|\s*(export[si]?\s*$|exec_doc|eval:\s*false)", src, re.M): continue
+            try: tree = ast.parse("\n".join(l for l in src.splitlines() if not l.lstrip().startswith(("%", "!"))))
             except SyntaxError: continue
-            imports = [n for n in body if isinstance(n, (ast.Import, ast.ImportFrom))]
-            if imports and len(imports) < len(body):
+            if any(map(is_import, ast.walk(tree))) and not all(map(is_import, tree.body)):
                 out.append(f"{nb.relative_to(NBS)} cell {i}: imports and other code in one cell (the docs build runs it alone)")
     return out
 
@@ -151,6 +150,10 @@ def _module_name(path: Path) -> str:
     return ".".join(path.relative_to(PKG).with_suffix("").parts)
 
 
+def _is_module(name: str) -> bool:
+    return (PKG / name.replace(".", "/")).with_suffix(".py").is_file()
+
+
 def imports(path: Path) -> list[tuple[str, list[str]]]:
     "(module of the package, names taken from it) for every import in `path`, at any depth."
     here, out = _module_name(path).split("."), []
@@ -159,9 +162,13 @@ def imports(path: Path) -> list[tuple[str, list[str]]]:
             if node.level:  # relative: from the package this module is in
                 base = here[:-node.level] + ([node.module] if node.module else [])
                 target = ".".join(base)
-            elif (node.module or "").startswith("model_foundry."): target = node.module.removeprefix("model_foundry.")
+            elif node.module == "model_foundry" or (node.module or "").startswith("model_foundry."):
+                target = node.module.removeprefix("model_foundry").removeprefix(".")
             else: continue
-            out.append((target, [a.name for a in node.names]))
+            names = [a.name for a in node.names]
+            # `from model_foundry import trainer`, `from .training import rundir`: the names are modules
+            out += [(f"{target}.{n}".lstrip("."), []) for n in names if _is_module(f"{target}.{n}".lstrip("."))]
+            out.append((target, [n for n in names if not _is_module(f"{target}.{n}".lstrip("."))]))
         elif isinstance(node, ast.Import):
             out += [(a.name.removeprefix("model_foundry."), []) for a in node.names if a.name.startswith("model_foundry.")]
     return out
@@ -174,7 +181,7 @@ def import_problems() -> list[str]:
         name = _module_name(path)
         if name.endswith("__init__") or name == "_modidx": continue
         for target, names in imports(path):
-            private = [n for n in names if n.startswith("_")]
+            private = [n for n in names if n.startswith("_") and not n.endswith("__")]  # `__version__` is public
             if private and target != name: out.append(f"{name} imports private {', '.join(private)} from {target}")
             if target in FORBIDDEN.get(name, ()): out.append(f"{name} imports {target}, which it must not")
             if name in order and target in order and order[target][0] >= order[name][0]:
