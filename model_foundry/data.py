@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from .config import ExperimentConfig, StepPlan, resolve_path
 from .corpus import DataError, corpus_files, visible_files
-from .helpers import fingerprint, move_into_place, read_json, sha256_file, staging, write_json
+from .helpers import changed_files, fingerprint, move_into_place, read_json, remove, sha256_file, staging, write_json
 from .shards import tokenize_shards, warn_replaced, write_split
 from .training.schedules import StepCounts
 
@@ -149,6 +149,12 @@ def _finished_meta(folder: Path, fp: str) -> Optional[dict]:
                 and f.with_suffix(".words.npy").is_file()): return None
     return meta
 
+# %% ../nbs/10_data.ipynb #e4490642
+def _file_hashes(folder: Path, meta: dict) -> dict[str, str]:
+    "The SHA-256 of each split's files (`<split>.bin`, `.words.npy`, `.json`) in `folder`."
+    return {name: sha256_file(folder/name) for split in meta["splits"]
+            for name in (f"{split}.bin", f"{split}.words.npy", f"{split}.json")}
+
 # %% ../nbs/10_data.ipynb #13559d16
 def _assemble(folder: Path, fp: str, splits: dict, listing: dict, seq_len: int, mask, extra: dict, corpora: dict) -> dict:
     "Write each split from its shard parts into a temporary folder, then rename it to `folder`; returns the meta."
@@ -166,10 +172,24 @@ def _assemble(folder: Path, fp: str, splits: dict, listing: dict, seq_len: int, 
                 continue
             _check_enough(stats["tokens"], seq_len, f"the {split} corpus ({corpora[split]})")
             meta["splits"][split] = {**{k: v for k, v in stats.items() if k != "sources"}, "files": listing[split]}
+        meta["file_hashes"] = _file_hashes(tmp, meta)
         write_json(tmp/"meta.json", meta, indent=1)
         if _finished_meta(folder, fp): return read_json(folder/"meta.json")  # made meanwhile
         move_into_place(tmp, folder)
         return meta
+
+# %% ../nbs/10_data.ipynb #3e10eaed
+def _intact(folder: Path, meta: dict) -> bool:
+    "Whether the files of a prepared folder still have the SHA-256 its meta took when they were written."
+    if "file_hashes" not in meta:  # prepared before the meta held hashes: taken as it is, and its hashes recorded
+        meta["file_hashes"] = _file_hashes(folder, meta)
+        write_json(folder/"meta.json", meta, indent=1)
+        return True
+    changed = changed_files(folder, meta["file_hashes"])
+    if changed:
+        logger.warning(f"the prepared data in {folder}: {', '.join(changed)} changed since it was written (damaged "
+                       f"on disk, or edited); preparing it again")
+    return not changed
 
 # %% ../nbs/10_data.ipynb #c480444c
 def split_report(s: dict) -> str:
@@ -185,6 +205,7 @@ def prepare_data(config: ExperimentConfig, # the experiment
                  tokenizer_fingerprint: str, # changes whenever the tokenizer does
                  base_dir: Union[str, Path], # relative paths in the config are taken against it
                  workers: Optional[int] = None, # tokenizing processes (default: `data.prepare_workers`)
+                 verify: bool = True, # check a reused folder's files against their hashes (False: the caller just did)
                 ) -> PreparedData:
     "Tokenize the training and test corpora into chunks, or reuse them when their inputs are unchanged."
     d, base_dir, seed = config.data, Path(base_dir), config.random_seed
@@ -195,6 +216,7 @@ def prepare_data(config: ExperimentConfig, # the experiment
     tokenized = resolve_path(d.tokenized_dir, base_dir)
     folder = tokenized/fp[:16]
     meta = _finished_meta(folder, fp)
+    if meta is not None and verify and not _intact(folder, meta): remove(folder); meta = None
     reused = meta is not None
     if reused: logger.info(f"reusing the tokenized data in {folder}: nothing to do")
     else:

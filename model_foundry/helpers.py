@@ -18,7 +18,7 @@ from typing import Any, Iterator, Optional, Union
 
 # %% auto #0
 __all__ = ['temp_path', 'remove', 'fsync', 'move_into_place', 'staging', 'atomic_write', 'write_json', 'read_json', 'read_jsonl',
-           'sha256_file', 'fingerprint', 'no_progress_bars']
+           'sha256_file', 'fingerprint', 'changed_files', 'no_progress_bars']
 
 # %% ../nbs/00_helpers.ipynb #ad283e44
 def temp_path(path: Union[str, Path], # where the file or folder will end up
@@ -132,6 +132,14 @@ def sha256_file(path: Union[str, Path], block: int = 1 << 20) -> str:
 def fingerprint(*parts: Any) -> str:
     "SHA-256 (hex) of JSON-able `parts`: equal inputs, equal fingerprint."
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+# %% ../nbs/00_helpers.ipynb #47e3c0c1
+def changed_files(folder: Union[str, Path], # where the files are
+                  recorded: dict[str, str], # file name (relative to `folder`) -> its SHA-256 when it was written
+                 ) -> list[str]:
+    "The names in `recorded` whose file is missing or whose bytes no longer have the recorded SHA-256."
+    folder = Path(folder)
+    return [name for name, h in recorded.items() if not (folder/name).is_file() or sha256_file(folder/name) != h]
 
 # %% ../nbs/00_helpers.ipynb #d38a5ffe
 @contextmanager

@@ -19,12 +19,12 @@ import numpy as np
 from fastcore.basics import patch
 
 from .corpus import DataError
-from .helpers import fingerprint, move_into_place, read_json, remove, sha256_file, staging, temp_path, write_json
+from .helpers import changed_files, fingerprint, move_into_place, read_json, remove, sha256_file, staging, temp_path, write_json
 
 # %% auto #0
-__all__ = ['logger', 'PIECE_BYTES', 'ENCODE_LINES', 'SHARD_FORMAT', 'PARTS', 'encode_texts', 'token_dtype', 'TokenFrame',
-           'token_frame', 'Framed', 'frame_documents', 'shard_key', 'tokenize_shards', 'write_split', 'warn_replaced',
-           'tokenize_files']
+__all__ = ['logger', 'PIECE_BYTES', 'ENCODE_LINES', 'SHARD_FORMAT', 'PARTS', 'PART_FILES', 'encode_texts', 'token_dtype',
+           'TokenFrame', 'token_frame', 'Framed', 'frame_documents', 'shard_key', 'tokenize_shards', 'write_split',
+           'warn_replaced', 'tokenize_files']
 
 # %% ../nbs/09_shards.ipynb #b1aed022
 logger = logging.getLogger(__name__)
@@ -97,6 +97,7 @@ PIECE_BYTES = 4 << 20  # bytes of text a worker tokenizes at a time
 ENCODE_LINES = 8192  # lines handed to the tokenizer at once (bounds a worker's memory)
 SHARD_FORMAT = 1  # raise when the layout of a shard changes, so old shards are not reused
 PARTS = ("main", "held_out")  # the two parts of a shard
+PART_FILES = tuple(f"{p}.{ext}" for p in PARTS for ext in ("bin", "docs.npy"))  # their files, hashed when written
 
 # %% ../nbs/09_shards.ipynb #5002e41d
 def _line_pieces(path: Path, piece_bytes: int = PIECE_BYTES) -> list[tuple[int, int]]:
@@ -264,6 +265,7 @@ def finish(self: _ShardWriter) -> dict:
         d = np.fromfile(self.tmp/f"{p}.docs.tmp", dtype=np.int32).reshape(-1, 2)
         np.save(self.tmp/f"{p}.docs.npy", d)
         (self.tmp/f"{p}.docs.tmp").unlink()
+    self.info["file_hashes"] = {name: sha256_file(self.tmp/name) for name in PART_FILES}
     write_json(self.tmp/"shard.json", self.info, indent=1)
     if _finished_shard(self.folder): remove(self.tmp)  # made meanwhile by another run
     else: move_into_place(self.tmp, self.folder)
@@ -300,6 +302,19 @@ def _in_order(pool, jobs: Iterable[tuple], window: int) -> Iterator[dict]:
         if len(pending) >= window: yield pending.popleft().result()
     while pending: yield pending.popleft().result()
 
+# %% ../nbs/09_shards.ipynb #9ed49573
+def _shard_intact(folder: Path, info: dict) -> bool:
+    "Whether a whole shard's files still have the SHA-256 its record took when they were written."
+    if "file_hashes" not in info:  # written before records held hashes: taken as it is, and its hashes recorded
+        info["file_hashes"] = {name: sha256_file(folder/name) for name in PART_FILES}
+        write_json(folder/"shard.json", info, indent=1)
+        return True
+    changed = changed_files(folder, info["file_hashes"])
+    if changed:
+        logger.warning(f"the shard of {info['source']} in {folder}: {', '.join(changed)} changed since it was written "
+                       f"(damaged on disk, or edited); tokenizing the file again")
+    return not changed
+
 # %% ../nbs/09_shards.ipynb #ee3f6072
 def _cached_shards(files: list[Path], shares: list[float], cache_dir: Path, tokenizer_fingerprint: str, seed: int):
     "Each file's shard as [folder, record or None, whether it is reused]; and (index, file, share) of those to make."
@@ -307,6 +322,7 @@ def _cached_shards(files: list[Path], shares: list[float], cache_dir: Path, toke
     for f, share in zip(files, shares):
         folder = cache_dir/shard_key(sha256_file(f), tokenizer_fingerprint, share, seed)
         info = _finished_shard(folder)
+        if info is not None and not _shard_intact(folder, info): remove(folder); info = None
         out.append([folder, info, info is not None])
         if info is None: todo.append((len(out) - 1, f, share))
     return out, todo

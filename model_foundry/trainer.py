@@ -108,7 +108,7 @@ class Prepared:
 
 # %% ../nbs/16_trainer.ipynb #803eab8b
 @patch
-def _prepare(self: Trainer, world_size: int = 1, accumulation: Optional[int] = None) -> Prepared:
+def _prepare(self: Trainer, world_size: int = 1, accumulation: Optional[int] = None, verify: bool = True) -> Prepared:
     "`prepare`, once `check` has passed (with `accumulation` micro-batches per step instead of the config's)."
     c = self.config
     if c.dataset_manipulation:
@@ -119,7 +119,7 @@ def _prepare(self: Trainer, world_size: int = 1, accumulation: Optional[int] = N
                                         pretrained=self.path(given) if given else None)
     how = ("copied from " + str(self.path(given)) if made else "reused") if given else "trained" if made else "reused"
     logger.info(f"tokenizer {how}: {tok_dir} ({len(tokenizer):,} pieces)")
-    data = prepare_data(c, tokenizer, tokenizer_fingerprint(tok_dir), self.base_dir)
+    data = prepare_data(c, tokenizer, tokenizer_fingerprint(tok_dir), self.base_dir, verify=verify)
     logger.info(f"data: {len(data.train):,} training sequences of {c.data.max_sequence_length} tokens in {data.path}")
     return self._planned(tokenizer, data, world_size, accumulation)
 
@@ -152,10 +152,11 @@ class Start(NamedTuple):
 
 @patch
 def _checkpoints(self: Trainer, prep: Prepared) -> CheckpointManager:
-    "The run's checkpoint manager, recording the fingerprints of the data and tokenizer in every checkpoint."
+    "The run's checkpoint manager, recording in every checkpoint the fingerprints and token hashes of its data."
     meta = prep.data.meta
     return CheckpointManager(self.config, self.base_dir, provenance={
-        "data_fingerprint": meta["fingerprint"], "tokenizer_fingerprint": meta["tokenizer_fingerprint"]})
+        "data_fingerprint": meta["fingerprint"], "tokenizer_fingerprint": meta["tokenizer_fingerprint"],
+        "data_sha256": {n: h for n, h in meta.get("file_hashes", {}).items() if not n.endswith(".json")}})
 
 # %% ../nbs/16_trainer.ipynb #5231d06d
 @patch
@@ -290,7 +291,7 @@ def _train_distributed(self: Trainer) -> Path:
         where, done, per_step = decided_by_first(decide)
         if done: return out
         if "start" in kept: return self._run(kept["start"])
-        prep = self._prepare(size, per_step // (self.config.data.batch_size * size))  # the first one's work, reused
+        prep = self._prepare(size, per_step // (self.config.data.batch_size * size), verify=False)  # checked by the first
         return self._run(Start(prep, self._checkpoints(prep), Path(where) if where else None, [], False))
 
 # %% ../nbs/16_trainer.ipynb #a2668487

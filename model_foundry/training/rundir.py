@@ -285,6 +285,13 @@ def check_same_data(start: Path, # the checkpoint the run would continue from
         raise ConfigError(f"the {' and the '.join(changed)} changed since {start} was saved: the run cannot continue "
                           f"on them; restore the corpus and tokenizer it was trained on, or train in a new "
                           f"training.output_dir")
+    was, now_files = saved.get("data_sha256") or {}, now.get("data_sha256") or {}
+    differ = [name for name, h in was.items() if now_files.get(name) != h]
+    if differ:
+        raise ConfigError(f"the prepared data ({', '.join(differ)}) is not what {start} was trained on: its tokens "
+                          f"differ from the hashes that checkpoint recorded; delete the prepared folder under "
+                          f"data.tokenized_dir to have it made again from the corpus, or train in a new "
+                          f"training.output_dir")
 
 # %% ../../nbs/15_rundir.ipynb #f18859f2
 def resume_accumulation(start: Path, # the checkpoint the run continues from
