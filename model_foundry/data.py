@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from .config import ExperimentConfig, StepPlan, resolve_path
 from .corpus import DataError, corpus_files, visible_files
-from .helpers import changed_files, fingerprint, move_into_place, read_json, remove, sha256_file, staging, write_json
+from .helpers import fingerprint, move_into_place, read_json, recorded_changes, remove, sha256_file, staging, write_json
 from .shards import tokenize_shards, warn_replaced, write_split
 from .training.schedules import StepCounts
 
@@ -150,10 +150,9 @@ def _finished_meta(folder: Path, fp: str) -> Optional[dict]:
     return meta
 
 # %% ../nbs/10_data.ipynb #e4490642
-def _file_hashes(folder: Path, meta: dict) -> dict[str, str]:
-    "The SHA-256 of each split's files (`<split>.bin`, `.words.npy`, `.json`) in `folder`."
-    return {name: sha256_file(folder/name) for split in meta["splits"]
-            for name in (f"{split}.bin", f"{split}.words.npy", f"{split}.json")}
+def _written(meta: dict) -> list[str]:
+    "The files of each split of a prepared folder: `<split>.bin`, `.words.npy` and `.json`."
+    return [f"{split}.{ext}" for split in meta["splits"] for ext in ("bin", "words.npy", "json")]
 
 # %% ../nbs/10_data.ipynb #13559d16
 def _assemble(folder: Path, fp: str, splits: dict, listing: dict, seq_len: int, mask, extra: dict, corpora: dict) -> dict:
@@ -172,7 +171,7 @@ def _assemble(folder: Path, fp: str, splits: dict, listing: dict, seq_len: int, 
                 continue
             _check_enough(stats["tokens"], seq_len, f"the {split} corpus ({corpora[split]})")
             meta["splits"][split] = {**{k: v for k, v in stats.items() if k != "sources"}, "files": listing[split]}
-        meta["file_hashes"] = _file_hashes(tmp, meta)
+        meta["file_hashes"] = {name: sha256_file(tmp/name) for name in _written(meta)}
         write_json(tmp/"meta.json", meta, indent=1)
         if _finished_meta(folder, fp): return read_json(folder/"meta.json")  # made meanwhile
         move_into_place(tmp, folder)
@@ -181,11 +180,7 @@ def _assemble(folder: Path, fp: str, splits: dict, listing: dict, seq_len: int, 
 # %% ../nbs/10_data.ipynb #3e10eaed
 def _intact(folder: Path, meta: dict) -> bool:
     "Whether the files of a prepared folder still have the SHA-256 its meta took when they were written."
-    if "file_hashes" not in meta:  # prepared before the meta held hashes: taken as it is, and its hashes recorded
-        meta["file_hashes"] = _file_hashes(folder, meta)
-        write_json(folder/"meta.json", meta, indent=1)
-        return True
-    changed = changed_files(folder, meta["file_hashes"])
+    changed = recorded_changes(folder, meta, "meta.json", _written(meta))
     if changed:
         logger.warning(f"the prepared data in {folder}: {', '.join(changed)} changed since it was written (damaged "
                        f"on disk, or edited); preparing it again")

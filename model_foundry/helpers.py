@@ -14,11 +14,11 @@ import shutil
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Optional, Union
+from typing import Any, Iterable, Iterator, Optional, Union
 
 # %% auto #0
 __all__ = ['temp_path', 'remove', 'fsync', 'move_into_place', 'staging', 'atomic_write', 'write_json', 'read_json', 'read_jsonl',
-           'sha256_file', 'fingerprint', 'changed_files', 'no_progress_bars']
+           'sha256_file', 'fingerprint', 'changed_files', 'recorded_changes', 'no_progress_bars']
 
 # %% ../nbs/00_helpers.ipynb #ad283e44
 def temp_path(path: Union[str, Path], # where the file or folder will end up
@@ -140,6 +140,19 @@ def changed_files(folder: Union[str, Path], # where the files are
     "The names in `recorded` whose file is missing or whose bytes no longer have the recorded SHA-256."
     folder = Path(folder)
     return [name for name, h in recorded.items() if not (folder/name).is_file() or sha256_file(folder/name) != h]
+
+# %% ../nbs/00_helpers.ipynb #c6bcca66
+def recorded_changes(folder: Union[str, Path], # where the files and their record are
+                     record: dict, # the record, as read; `file_hashes` added (and written) when it has none
+                     record_file: str, # its file name in `folder`
+                     names: Iterable[str], # the files it covers
+                    ) -> list[str]:
+    "The files of `record` that changed since it took their SHA-256 (none for a record that takes them now)."
+    if "file_hashes" not in record:  # written before records held hashes
+        record["file_hashes"] = {name: sha256_file(Path(folder)/name) for name in names}
+        write_json(Path(folder)/record_file, record, indent=1)
+        return []
+    return changed_files(folder, record["file_hashes"])
 
 # %% ../nbs/00_helpers.ipynb #d38a5ffe
 @contextmanager

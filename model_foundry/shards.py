@@ -19,7 +19,7 @@ import numpy as np
 from fastcore.basics import patch
 
 from .corpus import DataError
-from .helpers import changed_files, fingerprint, move_into_place, read_json, remove, sha256_file, staging, temp_path, write_json
+from .helpers import fingerprint, move_into_place, read_json, recorded_changes, remove, sha256_file, staging, temp_path, write_json
 
 # %% auto #0
 __all__ = ['logger', 'PIECE_BYTES', 'ENCODE_LINES', 'SHARD_FORMAT', 'PARTS', 'PART_FILES', 'encode_texts', 'token_dtype',
@@ -305,11 +305,7 @@ def _in_order(pool, jobs: Iterable[tuple], window: int) -> Iterator[dict]:
 # %% ../nbs/09_shards.ipynb #9ed49573
 def _shard_intact(folder: Path, info: dict) -> bool:
     "Whether a whole shard's files still have the SHA-256 its record took when they were written."
-    if "file_hashes" not in info:  # written before records held hashes: taken as it is, and its hashes recorded
-        info["file_hashes"] = {name: sha256_file(folder/name) for name in PART_FILES}
-        write_json(folder/"shard.json", info, indent=1)
-        return True
-    changed = changed_files(folder, info["file_hashes"])
+    changed = recorded_changes(folder, info, "shard.json", PART_FILES)
     if changed:
         logger.warning(f"the shard of {info['source']} in {folder}: {', '.join(changed)} changed since it was written "
                        f"(damaged on disk, or edited); tokenizing the file again")
