@@ -211,10 +211,14 @@ def _synthetic_parser(sub):
                        description="Write the built-in synthetic language as a BabyLM-layout corpus "
                                    "(synthetic.train/.dev/.test) plus minimal_pairs.jsonl.")
     s.add_argument("out_dir", help="folder to write the corpus into")
-    for arg, default in [("train", 20000), ("dev", 1000), ("test", 1000), ("pairs", 600)]:
-        s.add_argument(f"--{arg}", type=_positive, default=default,
-                       help=f"sentences (pairs) in that split (default {default})")
-    s.add_argument("--seed", type=int, default=0, help="seed of the generator (default 0)")
+    for arg, default, what in [("train", 20000, "sentences in synthetic.train, the training text"),
+                               ("dev", 1000, "sentences in synthetic.dev, for choosing settings"),
+                               ("test", 1000, "sentences in synthetic.test, the held-out text"),
+                               ("pairs", 600, "minimal pairs (a grammatical and an ungrammatical sentence) in "
+                                              "minimal_pairs.jsonl")]:
+        s.add_argument(f"--{arg}", type=_positive, default=default, metavar="N", help=f"{what} (default {default})")
+    s.add_argument("--seed", type=int, default=0, help="seed of the generator: the same seed writes the same files "
+                   "(default 0)")
     s.set_defaults(fn=synthetic_command)
 
 # %% ../nbs/19_cli.ipynb #6eaee4fc

@@ -57,6 +57,15 @@ def test_help(sub, tmp_path):
     if sub not in ("synthetic", "evaluate", "plot"): assert "--set KEY=VALUE" in r.stdout
 
 
+def test_synthetic_help_says_what_each_option_is(tmp_path):
+    r = run_cli("synthetic", "--help", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    for option, file in [("--train", "synthetic.train"), ("--dev", "synthetic.dev"), ("--test", "synthetic.test"),
+                         ("--pairs", "minimal_pairs.jsonl")]:
+        help_of = " ".join(r.stdout.split(f"\n  {option} N", 1)[1].split("\n  --", 1)[0].split())
+        assert file in help_of, (option, help_of)
+
+
 def test_console_script_is_installed(tmp_path):
     exe = Path(PY).parent / "model-foundry"
     r = subprocess.run([str(exe), "--help"], capture_output=True, text=True)
