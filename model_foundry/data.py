@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from .config import ExperimentConfig, StepPlan, resolve_path
 from .corpus import DataError, corpus_files, visible_files
-from .helpers import fingerprint, move_into_place, read_json, recorded_changes, remove, sha256_file, staging, write_json
+from .helpers import file_hashes, fingerprint, move_into_place, read_json, recorded_changes, remove, sha256_file, staging, write_json
 from .shards import tokenize_shards, warn_replaced, write_split
 from .training.schedules import StepCounts
 
@@ -171,7 +171,7 @@ def _assemble(folder: Path, fp: str, splits: dict, listing: dict, seq_len: int, 
                 continue
             _check_enough(stats["tokens"], seq_len, f"the {split} corpus ({corpora[split]})")
             meta["splits"][split] = {**{k: v for k, v in stats.items() if k != "sources"}, "files": listing[split]}
-        meta["file_hashes"] = {name: sha256_file(tmp/name) for name in _written(meta)}
+        meta["file_hashes"] = file_hashes(tmp, _written(meta))
         write_json(tmp/"meta.json", meta, indent=1)
         if _finished_meta(folder, fp): return read_json(folder/"meta.json")  # made meanwhile
         move_into_place(tmp, folder)

@@ -18,7 +18,7 @@ from typing import Any, Iterable, Iterator, Optional, Union
 
 # %% auto #0
 __all__ = ['temp_path', 'remove', 'fsync', 'move_into_place', 'staging', 'atomic_write', 'write_json', 'read_json', 'read_jsonl',
-           'sha256_file', 'fingerprint', 'changed_files', 'recorded_changes', 'no_progress_bars']
+           'sha256_file', 'fingerprint', 'file_hashes', 'changed_files', 'recorded_changes', 'no_progress_bars']
 
 # %% ../nbs/00_helpers.ipynb #ad283e44
 def temp_path(path: Union[str, Path], # where the file or folder will end up
@@ -133,7 +133,13 @@ def fingerprint(*parts: Any) -> str:
     "SHA-256 (hex) of JSON-able `parts`: equal inputs, equal fingerprint."
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
-# %% ../nbs/00_helpers.ipynb #47e3c0c1
+# %% ../nbs/00_helpers.ipynb #d975a29a
+def file_hashes(folder: Union[str, Path], # where the files are
+                names: Iterable[str], # their names, relative to `folder`
+               ) -> dict[str, str]:
+    "Each file's SHA-256, by name."
+    return {name: sha256_file(Path(folder)/name) for name in names}
+
 def changed_files(folder: Union[str, Path], # where the files are
                   recorded: dict[str, str], # file name (relative to `folder`) -> its SHA-256 when it was written
                  ) -> list[str]:
@@ -149,7 +155,7 @@ def recorded_changes(folder: Union[str, Path], # where the files and their recor
                     ) -> list[str]:
     "The files of `record` that changed since it took their SHA-256 (none for a record that takes them now)."
     if "file_hashes" not in record:  # written before records held hashes
-        record["file_hashes"] = {name: sha256_file(Path(folder)/name) for name in names}
+        record["file_hashes"] = file_hashes(folder, names)
         write_json(Path(folder)/record_file, record, indent=1)
         return []
     return changed_files(folder, record["file_hashes"])

@@ -19,7 +19,7 @@ import numpy as np
 from fastcore.basics import patch
 
 from .corpus import DataError
-from .helpers import fingerprint, move_into_place, read_json, recorded_changes, remove, sha256_file, staging, temp_path, write_json
+from .helpers import file_hashes, fingerprint, move_into_place, read_json, recorded_changes, remove, sha256_file, staging, temp_path, write_json
 
 # %% auto #0
 __all__ = ['logger', 'PIECE_BYTES', 'ENCODE_LINES', 'SHARD_FORMAT', 'PARTS', 'PART_FILES', 'encode_texts', 'token_dtype',
@@ -265,7 +265,7 @@ def finish(self: _ShardWriter) -> dict:
         d = np.fromfile(self.tmp/f"{p}.docs.tmp", dtype=np.int32).reshape(-1, 2)
         np.save(self.tmp/f"{p}.docs.npy", d)
         (self.tmp/f"{p}.docs.tmp").unlink()
-    self.info["file_hashes"] = {name: sha256_file(self.tmp/name) for name in PART_FILES}
+    self.info["file_hashes"] = file_hashes(self.tmp, PART_FILES)
     write_json(self.tmp/"shard.json", self.info, indent=1)
     if _finished_shard(self.folder): remove(self.tmp)  # made meanwhile by another run
     else: move_into_place(self.tmp, self.folder)

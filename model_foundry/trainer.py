@@ -109,7 +109,8 @@ class Prepared:
 # %% ../nbs/16_trainer.ipynb #803eab8b
 @patch
 def _prepare(self: Trainer, world_size: int = 1, accumulation: Optional[int] = None, verify: bool = True) -> Prepared:
-    "`prepare`, once `check` has passed (with `accumulation` micro-batches per step instead of the config's)."
+    """`prepare`, once `check` has passed (with `accumulation` micro-batches per step instead of the config's).
+    `verify=False` reuses prepared data without checking its hashes: processes after the first, which just did."""
     c = self.config
     if c.dataset_manipulation:
         run_manipulations(c.dataset_manipulation, self.base_dir, c.random_seed)  # each step logs its counts

@@ -55,9 +55,10 @@ logging:
   log_metrics_every_n_steps: 1
 random_seed: 11
 """
-# Where the kills are aimed: at startup (importing, preparing data); at the moment a checkpoint's hidden folder
-# appears, or a little into its writing; a random moment after one to four new checkpoints (mid-step, mid-log or
-# mid-save). Each but a startup kill lets at least one new checkpoint be written first, so the run moves on.
+# Where the kills are aimed: at startup (importing, preparing data; at the latest as the first new checkpoint lands, so
+# that a fast machine does not finish the run first); at the moment a checkpoint's hidden folder appears, or a little
+# into its writing; a random moment after one to four new checkpoints (mid-step, mid-log or mid-save). Each but a
+# startup kill lets at least one new checkpoint be written first, so the run moves on.
 PLAN = ["startup"] * 2 + ["save"] * 4 + ["into-save"] * 2 + ["anytime"] * 5
 
 
@@ -94,9 +95,9 @@ def kill_once(ws: Path, how: str, rng: random.Random) -> dict:
     t0 = time.monotonic()
     deadline = t0 + 120
     new = lambda k: lambda: len(checkpoints(run)) >= before + k
-    if how == "startup":
+    if how == "startup":  # a moment before the first new checkpoint, however fast this machine starts
         at = t0 + rng.uniform(1, 5)
-        wait_until(lambda: time.monotonic() > at, p, deadline, poll=0.01)
+        wait_until(lambda: time.monotonic() > at or new(1)(), p, deadline, poll=0.002)
     elif how in ("save", "into-save"):
         if wait_until(new(1), p, deadline) and wait_until(lambda: saving(run), p, deadline, poll=0.0005):
             if how == "into-save": time.sleep(rng.uniform(0.002, 0.02))
