@@ -16,16 +16,19 @@ from .config import FoundryError
 __all__ = ['add_config_args', 'run_user_command']
 
 # %% ../nbs/03_commands.ipynb #74d373a7
-def add_config_args(p: argparse.ArgumentParser):
+def add_config_args(p: argparse.ArgumentParser,
+                    continues: bool = True, # the command may continue a run: offer --allow-config-change
+                   ):
     "The arguments every command that takes a config accepts."
     p.add_argument("config", help="experiment config (YAML)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. --set training.learning_rate=3e-4 (repeatable)")
     p.add_argument("--base-dir", default=".", help="directory relative paths in the config resolve against "
                    "(default: the current directory)")
-    p.add_argument("--allow-config-change", action="store_true",
-                   help="accept a run in training.output_dir made with another config, and continue it under this "
-                        "one (the model, data and tokenizer must stay the same; the old config is kept)")
+    if continues:
+        p.add_argument("--allow-config-change", action="store_true",
+                       help="accept a run in training.output_dir made with another config, and continue it under "
+                            "this one (the model, data and tokenizer must stay the same; the old config is kept)")
 
 # %% ../nbs/03_commands.ipynb #cb0dc56a
 def run_user_command(fn, *args, **kwargs) -> int:

@@ -24,8 +24,8 @@ from .shards import tokenize_shards, warn_replaced, write_split
 from .training.schedules import StepCounts
 
 # %% auto #0
-__all__ = ['logger', 'PREPARED_FORMAT', 'TokenChunks', 'PreparedData', 'split_report', 'prepare_data', 'epoch_order',
-           'EpochSampler', 'make_loader', 'step_counts']
+__all__ = ['logger', 'PREPARED_FORMAT', 'TokenChunks', 'PreparedData', 'split_files', 'split_report', 'prepare_data',
+           'epoch_order', 'EpochSampler', 'make_loader', 'step_counts']
 
 # %% ../nbs/10_data.ipynb #569e003b
 # the manipulation steps at their first address: configs name them `model_foundry.data:remove_words` and so on
@@ -104,7 +104,9 @@ def _test_files(data, base_dir: Path) -> list[Path]:
     return visible_files(train, "*.test") if train.is_dir() else []
 
 # %% ../nbs/10_data.ipynb #ccbb502b
-def _split_files(d, base_dir: Path) -> tuple[list[Path], list[Path], float]:
+def split_files(d, # the config's `data` section
+                base_dir: Path, # relative paths in the config are taken against it
+               ) -> tuple[list[Path], list[Path], float]:
     "The training files, the test files, and the share of the training documents held out for testing."
     train = corpus_files(resolve_path(d.effective_training_corpus, base_dir), "train")
     test = [f for f in _test_files(d, base_dir) if f not in train]
@@ -204,7 +206,7 @@ def prepare_data(config: ExperimentConfig, # the experiment
                 ) -> PreparedData:
     "Tokenize the training and test corpora into chunks, or reuse them when their inputs are unchanged."
     d, base_dir, seed = config.data, Path(base_dir), config.random_seed
-    train, test, share = _split_files(d, base_dir)
+    train, test, share = split_files(d, base_dir)
     listing = _file_listing(train, test, share)
     fp = fingerprint(PREPARED_FORMAT, {s: [f["sha256"] for f in fs] for s, fs in listing.items()},
                      tokenizer_fingerprint, d.max_sequence_length, share, seed if share else None)

@@ -18,7 +18,8 @@ from typing import Any, Iterable, Iterator, Optional, Union
 
 # %% auto #0
 __all__ = ['temp_path', 'remove', 'fsync', 'move_into_place', 'staging', 'atomic_write', 'write_json', 'read_json', 'read_jsonl',
-           'sha256_file', 'fingerprint', 'file_hashes', 'changed_files', 'recorded_changes', 'no_progress_bars']
+           'sha256_file', 'fingerprint', 'file_hashes', 'changed_files', 'recorded_changes', 'no_progress_bars',
+           'byte_size']
 
 # %% ../nbs/00_helpers.ipynb #ad283e44
 def temp_path(path: Union[str, Path], # where the file or folder will end up
@@ -170,3 +171,10 @@ def no_progress_bars():
     try: yield
     finally:
         if was_on: hf_logging.enable_progress_bar()
+
+# %% ../nbs/00_helpers.ipynb #8b63d031
+def byte_size(n: float) -> str:
+    "A byte count for people: `1.2 GB` (decimal units, as disks are sold)."
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if n < 1000 or unit == "TB": return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000

@@ -79,7 +79,8 @@ def test_validate_and_schedule(temp_workspace, tiny_corpus):
     assert r.returncode == 0 and r.stdout.startswith("ok: tiny"), r.stderr
     r = run_cli("schedule", str(cfg), cwd=temp_workspace)
     assert r.returncode == 0, r.stderr
-    assert r.stdout.splitlines()[1].split() == ["0", "5", "10", "20"]
+    assert r.stdout.splitlines()[0].startswith("preparing the data"), r.stdout  # it says so before it prepares
+    assert r.stdout.splitlines()[2].split() == ["0", "5", "10", "20"]
 
 
 def test_evaluate_every_checkpoint_then_from_the_cache(temp_workspace, tiny_corpus):

@@ -15,6 +15,7 @@ import random
 import re
 import shutil
 import subprocess
+import tempfile
 import warnings
 import zipfile
 from datetime import datetime, timezone
@@ -33,9 +34,10 @@ from .schedules import checkpoint_steps
 from .tokenization import load_tokenizer
 
 # %% auto #0
-__all__ = ['METADATA', 'TRAINING_STATE', 'TRAINER_STATE', 'capture_rng_state', 'restore_rng_state', 'git_commit', 'git_dirty',
-           'library_versions', 'CheckpointError', 'CheckpointManager', 'read_trainer_state', 'read_metadata',
-           'checkpoint_size', 'strip_resume_state', 'estimate_checkpoint_bytes', 'disk_estimate']
+__all__ = ['METADATA', 'TRAINING_STATE', 'TRAINER_STATE', 'TOKENIZER_BYTES', 'capture_rng_state', 'restore_rng_state',
+           'git_commit', 'git_dirty', 'library_versions', 'CheckpointError', 'CheckpointManager', 'read_trainer_state',
+           'read_metadata', 'checkpoint_size', 'strip_resume_state', 'tokenizer_bytes', 'estimate_checkpoint_bytes',
+           'disk_estimate']
 
 # %% ../../nbs/11_checkpointing.ipynb #e2d87f7a
 def capture_rng_state() -> dict:
@@ -309,26 +311,42 @@ def prune_resume_states(self: CheckpointManager,
     return pruned
 
 # %% ../../nbs/11_checkpointing.ipynb #6ba06f7e
+# a SentencePiece tokenizer saved as a checkpoint holds it: about 600 kB whatever its size (the normalizer's tables,
+# in tokenizer.model and again in tokenizer.json), and per piece about 70 bytes (unigram) or 140 (BPE, with merges)
+TOKENIZER_BYTES = {"base": 600_000, "unigram": 70, "bpe": 140}
+
+def tokenizer_bytes(tokenizer) -> int:
+    "Bytes of `tokenizer` as a checkpoint holds it: it is saved into a scratch folder, and its files are counted."
+    with tempfile.TemporaryDirectory() as d:
+        tokenizer.save_pretrained(d)
+        return sum(p.stat().st_size for p in Path(d).rglob("*") if p.is_file())
+
+# %% ../../nbs/11_checkpointing.ipynb #9788816f
 def estimate_checkpoint_bytes(config: ExperimentConfig, # the experiment
                               vocab_size: Optional[int] = None, # tokens in the vocabulary (default: the config's)
+                              tokenizer=None, # the run's tokenizer, measured (default: estimated from the config)
                              ) -> dict:
-    "Expected bytes of one checkpoint's `weights` and `resume_state`, from the model's size (nothing is allocated)."
+    "Expected bytes of one checkpoint's `weights`, `tokenizer` and `resume_state` (nothing is allocated)."
     with torch.device("meta"): model = AutoModelForCausalLM.from_config(model_config(config, vocab_size))
     params = list(model.parameters())
     n = sum(p.numel() for p in params)
-    return {"weights": 4 * n, "resume_state": 2 * 4 * n + 1024 * len(params)}
+    t = config.tokenizer
+    tok = tokenizer_bytes(tokenizer) if tokenizer is not None else \
+        TOKENIZER_BYTES["base"] + TOKENIZER_BYTES[t.model_type] * (vocab_size or t.vocab_size or 0)
+    return {"weights": 4 * n, "tokenizer": tok, "resume_state": 2 * 4 * n + 1024 * len(params)}
 
 # %% ../../nbs/11_checkpointing.ipynb #b18f9a7d
 def disk_estimate(config: ExperimentConfig, # the experiment
                   n_checkpoints: int, # checkpoints the run saves
                   vocab_size: Optional[int] = None, # tokens in the vocabulary (default: the config's)
+                  tokenizer=None, # the run's tokenizer, measured (default: estimated from the config)
                  ) -> dict:
     "Expected bytes of a whole run's checkpoints, given the resume states `training.keep_resume_states` keeps."
-    one = estimate_checkpoint_bytes(config, vocab_size)
+    one = estimate_checkpoint_bytes(config, vocab_size, tokenizer)
     keep = config.training.keep_resume_states
     kept = n_checkpoints if keep is None else min(keep, n_checkpoints)
     return {"checkpoints": n_checkpoints, "resume_states": kept, "per_checkpoint": one,
-            "total": n_checkpoints * one["weights"] + kept * one["resume_state"]}
+            "total": n_checkpoints * (one["weights"] + one["tokenizer"]) + kept * one["resume_state"]}
 
 # %% ../../nbs/11_checkpointing.ipynb #b506a5fa
 def _load_tensors(f: Path):

@@ -34,6 +34,7 @@ __all__ = ['SPECIAL_TOKENS', 'SPACE', 'TRAIN_THREADS', 'SCORE_GRID', 'MAX_LINE_B
 # %% ../../nbs/05_tokenization.ipynb #cbc2c59c
 class TokenizerError(FoundryError):
     "The tokenizer cannot be trained or loaded as asked (corpus, vocabulary size, files)."
+    def __init__(self, *args, vocab_limit: Optional[int] = None): super().__init__(*args); self.vocab_limit = vocab_limit
 
 # %% ../../nbs/05_tokenization.ipynb #543c8bc1
 SPECIAL_TOKENS = {"pad": "<pad>", "bos": "<s>", "eos": "</s>", "unk": "<unk>"}  # name -> token; ids 0, 1, 2, 3
@@ -86,11 +87,11 @@ def _spm_error(e: RuntimeError, cfg: TokenizerConfig) -> Exception:
     msg = str(e)
     if m := re.search(r"Vocabulary size (?:is )?too high \((\d+)\)\. Please set it to a value <= (\d+)", msg):
         return TokenizerError(f"tokenizer.vocab_size ({m[1]}) is larger than this corpus supports with model_type "
-                              f"'{cfg.model_type}': set it to {m[2]} or less, or train on more text")
+                              f"'{cfg.model_type}': set it to {m[2]} or less, or train on more text", vocab_limit=int(m[2]))
     if m := re.search(r"Vocabulary size is smaller than required_chars\. (\d+) vs (\d+)", msg):
-        return TokenizerError(f"tokenizer.vocab_size ({m[1]}) is too small: the corpus has {int(m[2]) - 4} "
-                              f"characters to cover (with character_coverage {cfg.character_coverage}) plus 4 "
-                              f"special tokens; set it to more than {m[2]}, or lower character_coverage")
+        return TokenizerError(f"tokenizer.vocab_size ({m[1]}) is too small: the corpus has {int(m[2]) - 4} characters "
+                              f"to cover (with character_coverage {cfg.character_coverage}) plus 4 special tokens; set "
+                              f"it to more than {m[2]}, or lower character_coverage", vocab_limit=int(m[2]) + 1)
     return e
 
 # %% ../../nbs/05_tokenization.ipynb #3a22c6d0
