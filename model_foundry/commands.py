@@ -13,7 +13,7 @@ import sys
 from .config import FoundryError
 
 # %% auto #0
-__all__ = ['add_config_args', 'run_user_command']
+__all__ = ['add_config_args', 'Interrupted', 'run_user_command']
 
 # %% ../nbs/03_commands.ipynb #74d373a7
 def add_config_args(p: argparse.ArgumentParser,
@@ -30,6 +30,10 @@ def add_config_args(p: argparse.ArgumentParser,
                        help="accept a run in training.output_dir made with another config, and continue it under "
                             "this one (the model, data and tokenizer must stay the same; the old config is kept)")
 
+# %% ../nbs/03_commands.ipynb #656b4821
+class Interrupted(KeyboardInterrupt):
+    "Ctrl-C during training: its message says where the run stopped and where the same command continues it."
+
 # %% ../nbs/03_commands.ipynb #cb0dc56a
 def run_user_command(fn, *args, **kwargs) -> int:
     "Call `fn`; a `FoundryError` becomes one line on stderr and status 2, Ctrl-C status 130."
@@ -42,6 +46,7 @@ def run_user_command(fn, *args, **kwargs) -> int:
     except OSError as e:  # a path that is a file, a full disk, no permission: the machine's answer, said plainly
         print(f"error: {e.strerror or e}{f': {e.filename}' if e.filename else ''}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted: run the same command again to continue from the latest checkpoint", file=sys.stderr)
+    except KeyboardInterrupt as e:
+        print(f"interrupted {e}" if isinstance(e, Interrupted) else "interrupted: run the same command again to "
+              "continue from the latest checkpoint", file=sys.stderr)
         return 130

@@ -7,16 +7,18 @@ Docs: https://model-foundry.github.io/model-foundry/model.html.md"""
 # %% ../nbs/06_model.ipynb #fcda935f
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Optional
 
 import torch
 from torch import nn
 from transformers import AutoModelForCausalLM, GPT2Config, GPT2LMHeadModel, PreTrainedModel
 
-from .config import ExperimentConfig
+from .config import ExperimentConfig, TrainingConfig
 
 # %% auto #0
-__all__ = ['model_config', 'prepare_for_training', 'create_model', 'count_parameters', 'model_summary']
+__all__ = ['model_config', 'prepare_for_training', 'create_model', 'count_parameters', 'model_summary', 'resolve_precision',
+           'amp_note', 'autocast_context']
 
 # %% ../nbs/06_model.ipynb #5a534ea4
 def model_config(config: ExperimentConfig, # the experiment
@@ -71,3 +73,22 @@ def model_summary(model: PreTrainedModel) -> str:
     return (f"{c.model_type}: {c.num_hidden_layers} layers, width {c.hidden_size}, {c.num_attention_heads} heads, "
             f"{c.max_position_embeddings} positions, vocabulary {c.vocab_size}, "
             f"{count_parameters(model) / 1e6:.3g}M parameters ({embeddings / 1e6:.3g}M in embeddings)")
+
+# %% ../nbs/06_model.ipynb #f8602816
+def resolve_precision(training: TrainingConfig, device: torch.device) -> str:
+    "The precision a run uses on `device`: fp32, bf16 or fp16."
+    if training.precision is not None: return training.precision
+    if not training.use_amp or device.type != "cuda": return "fp32"
+    return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+
+def amp_note(precision: str, device: torch.device) -> str:
+    "What `training.use_amp` chose on `device` (`precision`, from `resolve_precision`), and why."
+    if precision == "fp32": return f"training.use_amp: mixed precision needs a CUDA device; on {device.type} this run trains in fp32"
+    why = "the GPU supports bf16" if precision == "bf16" else "the GPU has no bf16: fp16, with a gradient scaler"
+    return f"training.use_amp: training in {precision} ({why})"
+
+# %% ../nbs/06_model.ipynb #dc359c30
+def autocast_context(precision: str, device: torch.device):
+    "The autocast context for `precision` (a no-op for fp32)."
+    if precision == "fp32": return nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16 if precision == "bf16" else torch.float16)

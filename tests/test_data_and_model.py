@@ -55,8 +55,8 @@ def test_batches_move_to_the_device_and_train(tmp_path, mock_tokenizer, fixed_le
 @pytest.mark.gpu
 @pytest.mark.parametrize("precision", ["bf16", "fp16"])
 def test_mixed_precision_steps_on_a_gpu(skip_if_no_cuda, tiny_config, precision):
-    from model_foundry.model import create_model
-    from model_foundry.training.loop import autocast_context, create_optimizer
+    from model_foundry.model import autocast_context, create_model
+    from model_foundry.training.loop import create_optimizer
     device = torch.device("cuda")
     model = create_model(tiny_config).to(device)
     opt = create_optimizer(model, tiny_config.training)

@@ -11,7 +11,6 @@ import gc
 import math
 import os
 import random
-import sys
 import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
@@ -23,17 +22,18 @@ import torch
 from fastcore.basics import patch
 from tqdm.auto import tqdm
 
+from ..commands import Interrupted
 from ..config import ConfigError, ExperimentConfig, FoundryError, StepPlan, TrainingConfig, config_hash
 from ..data import PreparedData, TokenChunks, epoch_order, make_loader
-from ..model import create_model, prepare_for_training
+from ..model import amp_note, autocast_context, create_model, prepare_for_training, resolve_precision
 from .checkpointing import CheckpointManager, capture_rng_state, checkpoint_size, read_metadata
 from .distributed import ShardedOptimizer, full_model_state, is_sharded, is_sharded_model, parallelize, process_device, unwrap, world
-from .tracking import MetricsLog, logger, wandb_key
+from .tracking import MetricsLog, Progress, logger, memory_stats, wandb_key
 
 # %% auto #0
-__all__ = ['lr_multiplier', 'create_optimizer', 'create_scheduler', 'use_hyperparameters', 'resolve_precision',
-           'autocast_context', 'seed_everything', 'deterministic_algorithms', 'TrainState', 'param_norm',
-           'memory_stats', 'TrainingLoop', 'build_loop', 'OutOfMemoryError', 'TrainingDiverged']
+__all__ = ['lr_multiplier', 'create_optimizer', 'create_scheduler', 'use_hyperparameters', 'seed_everything',
+           'deterministic_algorithms', 'TrainState', 'param_norm', 'TrainingLoop', 'build_loop', 'OutOfMemoryError',
+           'TrainingDiverged']
 
 # %% ../../nbs/14_loop.ipynb #3883d9d1
 def lr_multiplier(step: int, # optimizer steps completed before this update
@@ -81,19 +81,6 @@ def use_hyperparameters(optimizer: torch.optim.Optimizer, # restored from a chec
     for g, f in zip(optimizer.param_groups, scheduler.lr_lambdas): g["lr"] = t.learning_rate * f(scheduler.last_epoch)
     scheduler._last_lr = [g["lr"] for g in optimizer.param_groups]
 
-# %% ../../nbs/14_loop.ipynb #f8602816
-def resolve_precision(training: TrainingConfig, device: torch.device) -> str:
-    "The precision a run uses on `device`: fp32, bf16 or fp16."
-    if training.precision is not None: return training.precision
-    if not training.use_amp or device.type != "cuda": return "fp32"
-    return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-
-# %% ../../nbs/14_loop.ipynb #dc359c30
-def autocast_context(precision: str, device: torch.device):
-    "The autocast context for `precision` (a no-op for fp32)."
-    if precision == "fp32": return nullcontext()
-    return torch.autocast(device.type, dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
-
 # %% ../../nbs/14_loop.ipynb #646e03bc
 def seed_everything(seed: int):
     "Seed Python, NumPy and torch (all devices)."
@@ -136,20 +123,6 @@ def param_norm(model: torch.nn.Module) -> float:
     torch.distributed.all_reduce(squares)  # every process holds a shard: the sum of theirs is the whole
     return squares.sqrt().item()
 
-# %% ../../nbs/14_loop.ipynb #e190879f
-def memory_stats(device: torch.device) -> dict:
-    "Memory in use, in MiB: the process's resident set, and PyTorch's CUDA allocator on a GPU."
-    try: rss = int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):  # not Linux: the peak is what the OS reports
-        import resource
-        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024)
-    out = {"rss_mb": round(rss / 2**20, 1)}
-    if device.type == "cuda":
-        out.update(cuda_allocated_mb=round(torch.cuda.memory_allocated(device) / 2**20, 1),
-                   cuda_reserved_mb=round(torch.cuda.memory_reserved(device) / 2**20, 1),
-                   cuda_peak_mb=round(torch.cuda.max_memory_allocated(device) / 2**20, 1))
-    return out
-
 # %% ../../nbs/14_loop.ipynb #af9db798
 class TrainingLoop:
     "Optimizer steps with accumulation, clipping, precision, metrics and scheduled checkpoints."
@@ -180,8 +153,10 @@ class TrainingLoop:
         self.config, self.plan, self.checkpoints, self.tokenizer = config, plan, checkpoints, tokenizer
         self.schedule, self.device, self.wandb_run, self.progress = set(schedule), device, wandb_run, progress
         self.eval_data, self.fault_hook = eval_data, fault_hook
-        self.state = state or TrainState()
+        self.state, self.saved_step = state or TrainState(), None  # the step of the newest checkpoint saved or resumed
         self.precision = resolve_precision(config.training, device)
+        if config.training.use_amp and config.training.precision is None and self.rank == 0:  # said once, at the start
+            (logger.warning if self.precision == "fp32" else logger.info)(amp_note(self.precision, device))
         self.scaler = scaler or (torch.amp.GradScaler(device.type) if self.precision == "fp16" else None)
         wrapped = self.ddp or model
         self.forward = torch.compile(wrapped) if config.training.compile else wrapped  # `self.model` is what is saved
@@ -419,8 +394,8 @@ def save(self: TrainingLoop, evaluation: Optional[dict] = None) -> Path:
 
 # %% ../../nbs/14_loop.ipynb #2d8005e9
 @patch
-def _run_steps(self: TrainingLoop, bar) -> TrainState:
-    "The steps of `run`, updating `bar`."
+def _run_steps(self: TrainingLoop, bar: Progress) -> TrainState:
+    "The steps of `run`, shown on `bar`."
     s, plan, t = self.state, self.plan, self.config.training
     tokens_per_step = plan.sequences_per_step * self.data.seq_len
     batches, lg = self.step_batches(), self.config.logging
@@ -450,7 +425,6 @@ def _run_steps(self: TrainingLoop, bar) -> TrainState:
             now = time.perf_counter()
             tps = steps_since * tokens_per_step / max(now - t_last, 1e-9)
             self.log(m, tps)
-            bar.set_postfix(loss=f"{m['loss']:.3f}", lr=f"{m['lr']:.2e}", tok_s=f"{tps:,.0f}", refresh=False)
             t_last, steps_since, data_s, compute_s = now, 0, 0.0, 0.0
         if s.nonfinite_in_row >= t.max_nonfinite_steps:
             good = self.checkpoints.latest()
@@ -460,27 +434,38 @@ def _run_steps(self: TrainingLoop, bar) -> TrainState:
                 + (f", and {good.name} is intact" if good else "") + ". Lower training.learning_rate, set "
                 "training.max_grad_norm, or train in bf16 or fp32 instead of fp16, and run again with "
                 "--allow-config-change (or start afresh in a new training.output_dir)")
-        if saving:
-            path = self.save(ev)
-            if not self.progress:  # no bar (a batch job's log, a quiet console): a line per checkpoint instead
-                logger.info(f"step {s.step:,}/{plan.train_steps:,}: loss {m['loss']:.4f}"
-                            + (f", held-out loss {ev['eval_loss']:.4f}" if ev else "") + f", {path.name} saved")
-        bar.update(1)
+        if saving: path, self.saved_step = self.save(ev), s.step
+        bar.update(s.step, time.perf_counter() - t0, loss=f"{m['loss']:.3f}", lr=f"{m['lr']:.2e}")
+        if saving and not self.progress:  # no bar (a batch job's log, a quiet console): a line per checkpoint instead
+            logger.info(f"step {s.step:,}/{plan.train_steps:,}: loss {m['loss']:.4f}"
+                        + (f", held-out loss {ev['eval_loss']:.4f}" if ev else "") + f", {path.name} saved; about "
+                        f"{tqdm.format_interval(bar.eta())} left")
     return s
 
 # %% ../../nbs/14_loop.ipynb #e37e5d64
 @patch
 def run(self: TrainingLoop) -> TrainState:
     "Train until the plan's last step, logging, evaluating and checkpointing on schedule."
-    s, plan = self.state, self.plan
+    s, plan, every = self.state, self.plan, self.config.training.eval_every_n_steps
     self.checkpoints.output_dir.mkdir(parents=True, exist_ok=True)
     if s.step == 0 and 0 in self.schedule and not self.checkpoints.path(0).exists():
         if ev := self.evaluate(): self.log(ev)
         self.save(ev)
-    bar = tqdm(total=plan.train_steps, initial=s.step, disable=not self.progress or self.rank != 0, unit="step",
-               dynamic_ncols=True, mininterval=0.5)
+        self.saved_step = 0
+    evals = set(range(every, plan.train_steps + 1, every)) if every else set()
+    bar = Progress(plan.train_steps, s.step, plan.sequences_per_step * self.data.seq_len, self.schedule | evals,
+                   show=self.progress and self.rank == 0)
     try: return self._run_steps(bar)
+    except KeyboardInterrupt: raise Interrupted(self._resume_note()) from None
     finally: bar.close()
+
+@patch
+def _resume_note(self: TrainingLoop) -> str:
+    "Where the same command continues a run interrupted now: the newest checkpoint, and the steps trained again."
+    s, k, total = self.state.step, self.saved_step, self.plan.train_steps
+    if k is None: return f"at step {s:,} of {total:,}, before any checkpoint: run the same command again to start over"
+    again = f"the {s - k:,} step(s) after it are trained again" if s > k else "no step is trained again"
+    return f"at step {s:,} of {total:,}: run the same command again to continue from checkpoint-{k} (step {k:,}); {again}"
 
 # %% ../../nbs/14_loop.ipynb #6d8f2e14
 @patch
@@ -490,6 +475,7 @@ def restore(self: TrainingLoop, start: Path) -> dict:
     saved = self.checkpoints.load_training_state(start, optimizer=opt, lr_scheduler=self.scheduler, scaler=self.scaler,
                                                  verify=False, rank=self.rank)
     self.state = TrainState.from_dict(saved)
+    self.saved_step = self.state.step
     if read_metadata(start).get("config_hash") != config_hash(self.config):  # continued under a changed config
         use_hyperparameters(self.optimizer, self.scheduler, self.config.training)
     logger.info(f"resuming from {start} (step {self.state.step})")

@@ -7,20 +7,27 @@ Docs: https://model-foundry.github.io/model-foundry/tracking.html.md"""
 # %% ../../nbs/12_tracking.ipynb #346b28ad
 from __future__ import annotations
 
+import bisect
 import json
 import logging
 import os
 import sys
+import time
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
-from typing import Optional, Union
+from typing import Iterable, Optional, Union
+
+import torch
+from fastcore.basics import patch
+from tqdm.auto import tqdm
 
 from ..config import ExperimentConfig, FoundryError, LoggingConfig
 from ..helpers import atomic_write, read_json, read_jsonl, write_json
 
 # %% auto #0
 __all__ = ['logger', 'WANDB_RUN_FILE', 'WANDB_DEFAULTS', 'JsonLines', 'ConsoleFormatter', 'ConsoleHandler', 'setup_logging',
-           'RunError', 'MetricsLog', 'read_metrics', 'wandb_key', 'wandb_settings', 'init_wandb', 'finish_wandb']
+           'RunError', 'MetricsLog', 'read_metrics', 'Progress', 'memory_stats', 'wandb_key', 'wandb_settings',
+           'init_wandb', 'finish_wandb']
 
 # %% ../../nbs/12_tracking.ipynb #b9741fb9
 logger = logging.getLogger("model_foundry")
@@ -121,6 +128,74 @@ def read_metrics(run_dir: Union[str, Path]) -> list[dict]:
         raise RunError(f"{run_dir} has no metrics.jsonl: is it a run directory (training.output_dir) that has "
                        f"trained at least one step?")
     return MetricsLog(path).rows()
+
+# %% ../../nbs/12_tracking.ipynb #ca9397ef
+class Progress:
+    "A run's progress: a bar with the loss, the learning rate, wall-clock tokens per second and a schedule-aware time left."
+    def __init__(self,
+                 total: int, # the run's last step
+                 start: int, # the step it starts from
+                 tokens_per_step: int, # tokens one optimizer step trains (all processes together)
+                 eventful: Iterable[int] = (), # steps that also save a checkpoint or evaluate (they take longer)
+                 show: bool = True, # draw the bar (off: the figures are still kept)
+                ):
+        self.total, self.step, self.start, self.tokens_per_step = total, start, start, tokens_per_step
+        self.eventful = sorted({s for s in eventful if start < s <= total})
+        self.t0 = time.perf_counter()
+        self.seconds = {False: [0.0, 0], True: [0.0, 0]}  # plain and eventful steps: seconds in all, and how many
+        self.bar = tqdm(total=total, initial=start, disable=not show, unit="step", dynamic_ncols=True, mininterval=0.5,
+                        bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]")
+
+# %% ../../nbs/12_tracking.ipynb #095666c9
+@patch(as_prop=True)
+def tokens_per_s(self: Progress) -> Optional[float]:
+    "Tokens trained per second of wall-clock time since the bar started (None before the first step)."
+    elapsed = time.perf_counter() - self.t0
+    return (self.step - self.start) * self.tokens_per_step / elapsed if self.step > self.start and elapsed > 0 else None
+
+@patch
+def eta(self: Progress) -> Optional[float]:
+    "Seconds left: the plain and the eventful steps still to come, each at its mean time so far (None before a step)."
+    (plain_s, plain_n), (event_s, event_n) = self.seconds[False], self.seconds[True]
+    if plain_n + event_n == 0: return None
+    mean = (plain_s + event_s) / (plain_n + event_n)
+    events_left = len(self.eventful) - bisect.bisect_right(self.eventful, self.step)
+    plain_left = self.total - self.step - events_left
+    return plain_left * (plain_s / plain_n if plain_n else mean) + events_left * (event_s / event_n if event_n else mean)
+
+# %% ../../nbs/12_tracking.ipynb #e800ef81
+@patch
+def update(self: Progress,
+           step: int, # the step just finished
+           seconds: float, # the wall-clock time it took, its save and evaluation included
+           **shown: str, # more to show on the bar (`loss`, `lr`, already formatted)
+          ):
+    "Record a finished step, and show it."
+    self.step = step
+    cost = self.seconds[step in self.eventful or step == self.total]
+    cost[0] += seconds; cost[1] += 1
+    figures = [f"{k}={v}" for k, v in shown.items()]
+    if (tps := self.tokens_per_s) is not None: figures.append(f"{tps:,.0f} tok/s")
+    if (left := self.eta()) is not None: figures.append(f"{tqdm.format_interval(left)} left")
+    self.bar.set_postfix_str(", ".join(figures), refresh=False)
+    self.bar.update(step - self.bar.n)
+
+@patch
+def close(self: Progress): self.bar.close()
+
+# %% ../../nbs/12_tracking.ipynb #e190879f
+def memory_stats(device: torch.device) -> dict:
+    "Memory in use, in MiB: the process's resident set, and PyTorch's CUDA allocator on a GPU."
+    try: rss = int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):  # not Linux: the peak is what the OS reports
+        import resource
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024)
+    out = {"rss_mb": round(rss / 2**20, 1)}
+    if device.type == "cuda":
+        out.update(cuda_allocated_mb=round(torch.cuda.memory_allocated(device) / 2**20, 1),
+                   cuda_reserved_mb=round(torch.cuda.memory_reserved(device) / 2**20, 1),
+                   cuda_peak_mb=round(torch.cuda.max_memory_allocated(device) / 2**20, 1))
+    return out
 
 # %% ../../nbs/12_tracking.ipynb #2a4eb014
 def wandb_key(name: str) -> str:
