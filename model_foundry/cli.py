@@ -137,7 +137,7 @@ def evaluate_command(args):
         evaluate,
         load_runs,
     )
-    from model_foundry.training.tracking import setup_logging
+    from model_foundry.training.tracking import logger, setup_logging
     setup_logging("INFO")
     if args.out and Path(args.out).suffix not in (".jsonl", ".csv"):
         raise EvaluationError(f"--out {args.out}: give a .jsonl or .csv file for the table")
@@ -154,6 +154,12 @@ def evaluate_command(args):
     import torch
     rows = evaluate(runs, metrics, steps=args.steps, device=torch.device(args.device) if args.device else None)
     for line in _summary(rows): print(line)
+    uneven = {r["run_dir"]: r for r in rows if r["metric"] == "minimal_pairs" and r.get("phenomenon") == "all"
+              and r.get("unequal_length")}
+    for run, r in uneven.items():  # total log-probability favours the shorter sentence
+        logger.warning(f"{Path(run).name}: {r['unequal_length']:,} of {r['pairs']:,} minimal pairs "
+                       f"({r['unequal_length'] / r['pairs']:.1%}) have sentences of different token counts: total "
+                       f"log-probability favours the shorter one, so their accuracy measures length as well as grammar")
     if args.out:
         _write_table(rows, Path(args.out))
         print(f"{len(rows):,} rows: {args.out}")

@@ -257,16 +257,19 @@ class MinimalPairs(Metric):
                                       f"{str(p)[:80]}")
         if not self.pairs: raise EvaluationError("there are no minimal pairs to evaluate")
         self.batch_size = batch_size
-    def _identity(self): return self._fp
+    def _identity(self): return self._fp, "unequal_length"  # rows since they count pairs of unequal length
 
     def __call__(self, model, tokenizer) -> list[dict]:
         s = self.scores(model, tokenizer)
+        ids = tokenizer([t for p in self.pairs for t in (p["good"], p["bad"])], add_special_tokens=False)["input_ids"]
+        lengths = np.array([len(i) for i in ids]).reshape(-1, 2)
+        unequal = lengths[:, 0] != lengths[:, 1]  # total log-probability favours the shorter sentence
         right = s[:, 0] > s[:, 1]
         groups = {"all": np.ones(len(right), dtype=bool)}
         for ph in sorted({str(p.get("phenomenon", "all")) for p in self.pairs} - {"all"}):
             groups[ph] = np.array([str(p.get("phenomenon", "all")) == ph for p in self.pairs])
         return [{"metric": "minimal_pairs", "phenomenon": ph, "value": float(right[g].mean()), "chance": 0.5,
-                 "pairs": int(g.sum())} for ph, g in groups.items()]
+                 "pairs": int(g.sum()), "unequal_length": int(unequal[g].sum())} for ph, g in groups.items()]
 
 # %% ../nbs/18_evaluation.ipynb #da505276
 @patch
@@ -362,6 +365,7 @@ class WeightNorms(Metric):
     name = "weights"
     needs_previous = True  # the driver passes `checkpoint` and `previous`
     def __init__(self): self._last = {}
+    def _identity(self): return "per_step"  # rows since they hold the change per step
 
     def __call__(self, model, tokenizer, checkpoint: Optional[Checkpoint] = None,
                  previous: Optional[Checkpoint] = None) -> list[dict]:
@@ -371,8 +375,10 @@ class WeightNorms(Metric):
             before = self._last.get(str(previous.path))
             if before is None: before = _params(load_checkpoint(previous, torch.device("cpu"))[0])
             if before.keys() == params.keys():
-                rows.append({"metric": "weight_change", "value": math.sqrt(
-                    sum(float(((p - before[n]) ** 2).sum()) for n, p in params.items()))})
+                change = math.sqrt(sum(float(((p - before[n]) ** 2).sum()) for n, p in params.items()))
+                steps = checkpoint.step - previous.step if checkpoint is not None else None
+                rows.append({"metric": "weight_change", "value": change, "steps": steps})
+                if steps: rows.append({"metric": "weight_change_per_step", "value": change / steps, "steps": steps})
         self._last = {str(checkpoint.path): params} if checkpoint is not None else {}
         return rows
 

@@ -20,9 +20,9 @@ from .config import FoundryError
 from .training.tracking import RunError, read_metrics
 
 # %% auto #0
-__all__ = ['AXES', 'UNITS', 'METRICS', 'BANDS', 'MIN_GAIN', 'run_checkpoint_steps', 'run_name', 'smooth_log', 'plot_loss',
-           'count_label', 'checkpoint_axis', 'PlotError', 'plot_metric', 'plot_phenomena', 'acquisition_point',
-           'acquisition_table', 'plot_schedule']
+__all__ = ['AXES', 'UNITS', 'METRICS', 'ACCURACIES', 'BANDS', 'MIN_GAIN', 'run_checkpoint_steps', 'run_name', 'count_label',
+           'checkpoint_axis', 'smooth_log', 'plot_loss', 'metric_label', 'unequal_note', 'PlotError', 'plot_metric',
+           'plot_phenomena', 'acquisition_point', 'acquisition_table', 'plot_schedule']
 
 # %% ../nbs/19_plots.ipynb #a89d73f4
 def run_checkpoint_steps(run_dir: Union[str, Path]) -> list[int]:
@@ -38,46 +38,6 @@ def run_name(run_dir: Union[str, Path]) -> str:
     "The experiment name in a run's `config.yaml`, else the folder name."
     try: return yaml.safe_load((Path(run_dir) / "config.yaml").read_text())["experiment_name"]
     except Exception: return Path(run_dir).name
-
-# %% ../nbs/19_plots.ipynb #2e07d6cf
-def smooth_log(x: np.ndarray, y: np.ndarray, width: float = 0.1) -> np.ndarray:
-    "Moving average of `y` over a window of ±`width` in log10(x): narrow early, wide late."
-    lx = np.log10(np.maximum(x, 1))
-    lo, hi = np.searchsorted(lx, lx - width), np.searchsorted(lx, lx + width, side="right")
-    c = np.concatenate([[0.0], np.cumsum(y)])
-    return (c[hi] - c[lo]) / (hi - lo)
-
-# %% ../nbs/19_plots.ipynb #7c7b2920
-def plot_loss(run_dir: Union[str, Path], # a run directory (training.output_dir)
-              path: Optional[Union[str, Path]] = None, # save the figure here (PNG, PDF, SVG: by suffix)
-              x: str = "step", # x axis: step, tokens_seen or words_seen
-              log_x: bool = True, # logarithmic x axis
-             ) -> Figure:
-    "Training loss (and held-out loss, when measured) of a run against steps, tokens or words seen, checkpoints marked."
-    if x not in AXES: raise RunError(f"x must be one of {', '.join(AXES)}, not {x!r}")
-    every = read_metrics(run_dir)
-    rows = [r for r in every if "loss" in r and x in r and r[x] > 0]
-    if not rows: raise RunError(f"{run_dir}/metrics.jsonl has no loss rows to plot yet")
-    xs = np.array([r[x] for r in rows], dtype=float)
-    ys = np.array([r["loss"] for r in rows], dtype=float)
-    fig = Figure(figsize=(6.4, 4), layout="constrained")
-    ax = fig.add_subplot()
-    ax.plot(xs, ys, lw=0.6, alpha=0.35, color="C0", label="loss")
-    ax.plot(xs, smooth_log(xs, ys), lw=2, color="C0", label="moving average")
-    held = [r for r in every if "eval_loss" in r and x in r and r[x] > 0]
-    if held: ax.plot([r[x] for r in held], [r["eval_loss"] for r in held], "o-", ms=3, lw=1, color="C1",
-                     label="held-out loss")
-    by_step = {r["step"]: r[x] for r in rows}
-    ck = [by_step[s] for s in run_checkpoint_steps(run_dir) if s in by_step]
-    if ck: ax.plot(ck, np.full(len(ck), 0.02), "|", color="C3", ms=10, transform=ax.get_xaxis_transform(),
-                   label=f"checkpoints ({len(ck)} shown)")
-    if log_x: ax.set_xscale("log")
-    ax.set(xlabel=AXES[x] + (" (log scale)" if log_x else ""), ylabel="loss (nats/token)",
-           title=run_name(run_dir))
-    ax.grid(alpha=0.3, which="both", lw=0.4)
-    ax.legend(frameon=False)
-    if path is not None: fig.savefig(path, dpi=150)
-    return fig
 
 # %% ../nbs/19_plots.ipynb #218a7fd7
 AXES = {"step": "optimizer step", "tokens_seen": "tokens seen", "words_seen": "words seen"}
@@ -110,9 +70,65 @@ def checkpoint_axis(ax, # a matplotlib Axes
 # %% ../nbs/19_plots.ipynb #9e1f29b4
 UNITS = {"step": "step", "tokens_seen": "tokens", "words_seen": "words"}
 
+# %% ../nbs/19_plots.ipynb #2e07d6cf
+def smooth_log(x: np.ndarray, y: np.ndarray, width: float = 0.1) -> np.ndarray:
+    "Moving average of `y` over a window of ±`width` in log10(x): narrow early, wide late."
+    lx = np.log10(np.maximum(x, 1))
+    lo, hi = np.searchsorted(lx, lx - width), np.searchsorted(lx, lx + width, side="right")
+    c = np.concatenate([[0.0], np.cumsum(y)])
+    return (c[hi] - c[lo]) / (hi - lo)
+
+# %% ../nbs/19_plots.ipynb #7c7b2920
+def plot_loss(run_dir: Union[str, Path], # a run directory (training.output_dir)
+              path: Optional[Union[str, Path]] = None, # save the figure here (PNG, PDF, SVG: by suffix)
+              x: str = "step", # x axis: step, tokens_seen or words_seen
+              log_x: bool = True, # the log10(x + 1) axis of `checkpoint_axis` (False: linear)
+             ) -> Figure:
+    "Training loss (and held-out loss, when measured) of a run against steps, tokens or words seen, checkpoints marked."
+    if x not in AXES: raise RunError(f"x must be one of {', '.join(AXES)}, not {x!r}")
+    every = read_metrics(run_dir)
+    rows = [r for r in every if "loss" in r and x in r]
+    if not rows: raise RunError(f"{run_dir}/metrics.jsonl has no loss rows to plot yet")
+    xs = np.array([r[x] for r in rows], dtype=float)
+    ys = np.array([r["loss"] for r in rows], dtype=float)
+    fig = Figure(figsize=(6.4, 4), layout="constrained")
+    ax = fig.add_subplot()
+    ax.plot(xs, ys, lw=0.6, alpha=0.35, color="C0", label="loss")
+    ax.plot(xs, smooth_log(xs, ys), lw=2, color="C0", label="moving average")
+    held = [r for r in every if "eval_loss" in r and x in r]  # step 0 too: the initial model
+    if held: ax.plot([r[x] for r in held], [r["eval_loss"] for r in held], "o-", ms=3, lw=1, color="C1",
+                     label="held-out loss")
+    by_step = {r["step"]: r[x] for r in every if x in r}
+    ck = [by_step[s] for s in run_checkpoint_steps(run_dir) if s in by_step]
+    if ck: ax.plot(ck, np.full(len(ck), 0.02), "|", color="C3", ms=10, transform=ax.get_xaxis_transform(),
+                   label=f"checkpoints ({len(ck)} shown)")
+    if log_x: checkpoint_axis(ax, x)  # the axis of every other plot: log10(x + 1), checkpoint 0 on it
+    else: ax.set_xlabel(AXES[x])
+    ax.set(ylabel="loss (nats/token)", title=f"{run_name(run_dir)}: training loss")
+    ax.grid(alpha=0.3, which="both", lw=0.4)
+    ax.legend(frameon=False)
+    if path is not None: fig.savefig(path, dpi=150)
+    return fig
+
 # %% ../nbs/19_plots.ipynb #5dc4f875
 METRICS = {"loss": "held-out loss (nats/token)", "ppl": "held-out perplexity", "minimal_pairs": "minimal-pair accuracy",
-           "surprisal": "surprisal (bits)", "weight_norm": "weight norm"}
+           "surprisal": "surprisal (bits)", "weight_norm": "weight norm (L2)",
+           "weight_change": "weight change since the previous checkpoint (L2, not per step)",
+           "weight_change_per_step": "weight change per step since the previous checkpoint (L2 / steps)"}
+ACCURACIES = {"minimal_pairs"}  # drawn on a 0-1 axis, so that curves of different runs and figures compare
+
+# %% ../nbs/19_plots.ipynb #de12770a
+def metric_label(metric: str) -> str:
+    "The words a figure names a metric with: its `METRICS` label, else its name without underscores."
+    return METRICS.get(metric, metric.replace("_", " "))
+
+def unequal_note(rows: list[dict]) -> Optional[str]:
+    "What a figure of minimal pairs says when some pairs' sentences differ in token count (None when none do)."
+    counts = {(r["unequal_length"], r["pairs"]) for r in rows if r.get("unequal_length") and r.get("pairs")}
+    if not counts: return None
+    n, m = max(counts, key=lambda c: c[0] / c[1])
+    return (f"{'up to ' if len(counts) > 1 else ''}{n:,} of {m:,} pairs ({n / m:.0%}) differ in token count: total "
+            f"log-probability favours the shorter sentence")
 
 # %% ../nbs/19_plots.ipynb #b3dd73de
 class PlotError(FoundryError):
@@ -213,11 +229,12 @@ def plot_metric(rows: list[dict], # the evaluation's tidy rows (other metrics ar
     _draw_groups(ax, _groups(sel, x), band, x, acquisition, chances[0] if chances else None, threshold)
     _chance_lines(ax, chances)
     checkpoint_axis(ax, x)
-    label = METRICS.get(metric, metric)
+    label = metric_label(metric)
     default_title = label if phenomenon is None else f"{label}: {'all phenomena' if phenomenon == 'all' else phenomenon}"
     ax.set(ylabel=label, title=title or default_title)
+    if metric in ACCURACIES: ax.set_ylim(0, 1)
     ax.grid(alpha=0.3, which="both", lw=0.4)
-    ax.legend(frameon=False, fontsize="small")
+    ax.legend(frameon=False, fontsize="small", title=unequal_note(sel), title_fontsize="x-small")
     if path is not None: fig.savefig(path, dpi=150)
     return fig
 
@@ -260,8 +277,11 @@ def plot_phenomena(rows: list[dict], # the evaluation's tidy rows (other metrics
         for h in ax.lines: handles.setdefault(h.get_label(), h)
     for ax in axs[len(names):]: fig.delaxes(ax)
     handles = {k: h for k, h in handles.items() if not k.startswith("_")}
-    fig.legend(handles.values(), handles.keys(), loc="outside right upper", frameon=False, fontsize="small")
-    label = METRICS.get(metric, metric)
+    if metric in ACCURACIES: axs[0].set_ylim(0, 1)  # shared by every panel
+    note = unequal_note([r for r in rows if r["metric"] == metric and r.get("phenomenon") == names[0]])
+    fig.legend(handles.values(), handles.keys(), loc="outside right upper", frameon=False, fontsize="small",
+               title=note and note.replace(": ", ":\n"), title_fontsize="x-small")
+    label = metric_label(metric)
     fig.supxlabel(f"{AXES[x]} (log10({UNITS[x]} + 1) scale)", fontsize="medium")
     fig.supylabel(label, fontsize="medium")
     fig.suptitle(title or f"{label} by phenomenon")
@@ -273,10 +293,12 @@ MIN_GAIN = 0.05  # a curve must end at least this far above chance to have been 
 
 # %% ../nbs/19_plots.ipynb #23f11874
 def _acquisition_index(ys: np.ndarray, chance: float, threshold: Optional[float] = None) -> Optional[int]:
-    "Index of the first value at or above the threshold, None if there is none or the curve ends at or below chance."
+    "Index of the first value at or above the threshold after a start below it; None without such a rise, or at chance."
     final = ys[-1]
     if final <= chance or (threshold is None and final - chance < MIN_GAIN): return None
-    hit = np.flatnonzero(ys >= (chance + (final - chance) / 2 if threshold is None else threshold))
+    level = chance + (final - chance) / 2 if threshold is None else threshold
+    if ys[0] >= level: return None  # no rise: there from the first checkpoint (or falling from above)
+    hit = np.flatnonzero(ys >= level)
     return int(hit[0]) if len(hit) else None
 
 # %% ../nbs/19_plots.ipynb #5f10dc30

@@ -101,7 +101,7 @@ def test_evaluate_every_checkpoint_then_from_the_cache(temp_workspace, tiny_corp
     table = list(csv.DictReader(open(temp_workspace / "results.csv")))
     assert {row["step"] for row in table} == {"0", "5", "10", "20"}
     assert {row["metric"] for row in table} == {"minimal_pairs", "surprisal", "loss", "ppl", "weight_norm",
-                                                "weight_change"}
+                                                "weight_change", "weight_change_per_step"}
     r = run_python(*args, "--out", "results.jsonl", cwd=temp_workspace)
     assert r.returncode == 0 and " 0 result(s) computed, 16 read from the cache" in r.stderr, r.stderr
     again = [json.loads(l) for l in (temp_workspace / "results.jsonl").read_text().splitlines()]
@@ -110,9 +110,10 @@ def test_evaluate_every_checkpoint_then_from_the_cache(temp_workspace, tiny_corp
     assert r.returncode == 0, r.stderr
     drawn = sorted(p.name for p in (temp_workspace / "figures").iterdir())
     assert drawn == sorted(["run-loss.png", "held_out_loss.png", "ppl.png", "minimal_pairs.png", "surprisal.png",
-                            "weight_norm.png", "weight_change.png", "minimal_pairs-phenomena.png"]), drawn
+                            "weight_norm.png", "weight_change.png", "weight_change_per_step.png",
+                            "minimal_pairs-phenomena.png"]), drawn
     assert all((temp_workspace / "figures" / n).read_bytes()[:4] == b"\x89PNG" for n in drawn)
     r = run_cli("plot", "run", cwd=temp_workspace)  # into the run folder: one file a figure
     written = r.stdout.split()
-    assert r.returncode == 0 and len(written) == len(set(written)) == 8, r.stdout
+    assert r.returncode == 0 and len(written) == len(set(written)) == 9, r.stdout
     assert str(Path("run") / "loss.png") in written and str(Path("run") / "held_out_loss.png") in written
