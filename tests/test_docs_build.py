@@ -77,10 +77,11 @@ def test_a_processed_notebook_becomes_a_page_with_quartos_cell_options_applied(d
     assert cells[5]["source"] == "See [the data](data.ipynb#corpus_files)."
 
 
-FIELD_CLASSES = '''
+DOCUMENTED = '''
 from __future__ import annotations
 from dataclasses import dataclass, field
-from typing import Literal, NamedTuple, Optional
+from pathlib import Path
+from typing import Literal, NamedTuple, Optional, Union
 from pydantic import BaseModel, Field
 
 class _Base(BaseModel):
@@ -100,28 +101,110 @@ class Pair(NamedTuple):
     good: str  # the grammatical sentence
     bad: str  # the other one
 
-def helper(x: int): return x
+class Oops(ValueError):
+    "A mistake."
+
+class Store:
+    "Where things go."
+    def __init__(self, path: Union[str, Path], # the folder
+                 *, keep: int = 2): # how many to keep
+        self.path = path
+    def put(self, name: str, data: bytes = b"") -> Path: # the file written
+        "Write `data` under `name`."
+    @property
+    def size(self) -> int: "Bytes held."
+
+def helper(x: int, # a number with a | in its doc
+           *rest, **options) -> int:
+    "Helps."
+    return x
 '''
 
 
-@pytest.mark.unit
-def test_classes_with_fields_get_their_fields_listed_from_the_package_source(docs, tmp_path, monkeypatch):
-    (tmp_path / "fieldsmod.py").write_text(FIELD_CLASSES)
+@pytest.fixture
+def documented(tmp_path, monkeypatch):
+    (tmp_path / "documentedmod.py").write_text(DOCUMENTED)
     monkeypatch.syspath_prepend(str(tmp_path))
-    mod = importlib.import_module("fieldsmod")
-    sig, items = docs.fields_markdown("Rule", mod.Rule)  # pydantic: keyword-only, inherited fields with their docs
-    assert sig == "def Rule(\n    *, every:Optional[int]=None, kind:Literal['log', 'linear'], base:float=2\n):"
-    assert items.splitlines() == ["- **`every`** (`Optional[int]`, > 0, default `None`) — steps between checkpoints",
-                                  "- **`kind`** (`Literal['log', 'linear']`, *required*) — how it places checkpoints",
-                                  "- **`base`** (`float`, > 1, ≤ 10, default `2`) — ratio between checkpoints"]
-    assert docs.fields_markdown("Plan", mod.Plan)[1].splitlines()[1] == \
-        "- **`marks`** (`list[int]`, default `list()`) — extra checkpoints"
-    sig, items = docs.fields_markdown("Pair", mod.Pair)  # no defaults: no "required" on every line
-    assert (sig, items.splitlines()[0]) == ("def Pair(\n    good:str, bad:str\n):",
-                                            "- **`good`** (`str`) — the grammatical sentence")
-    assert docs.fields_markdown("helper", mod.helper) == docs.fields_markdown("_Base", None) == ("", "")
-    shown = "### Rule\n\n```python\ndef Rule(\n    **data:Any\n)->None:\n```\n\n*A rule.*"
-    page = docs._with_fields(shown, "show_doc(Rule)", mod)
-    assert page.startswith("### Rule\n\n```python\ndef Rule(\n    *, every") and "**data" not in page
-    assert page.endswith("*A rule.*\n\n" + docs.fields_markdown("Rule", mod.Rule)[1] + "\n")
-    assert docs._with_fields(shown, "show_doc(helper)", mod) == shown
+    return importlib.import_module("documentedmod")
+
+
+@pytest.mark.unit
+def test_each_name_is_described_from_the_package_source(docs, documented):
+    kind, sig, doc, rows = docs.describe(documented, "Rule")  # pydantic: inherited fields with their docs and bounds
+    assert (kind, sig, doc) == ("class", "(every: Optional[int] = None, kind: Literal['log', 'linear'], base: float = 2)",
+                                "A rule.")
+    assert rows == [("every", "`Optional[int]`, > 0", "`None`", "steps between checkpoints"),
+                    ("kind", "`Literal['log', 'linear']`", "*required*", "how it places checkpoints"),
+                    ("base", "`float`, > 1, ≤ 10", "`2`", "ratio between checkpoints")]
+    assert docs.describe(documented, "Plan")[3][1] == ("marks", "`list[int]`", "`list()`", "extra checkpoints")
+    assert docs.describe(documented, "Plan")[2] == docs.describe(documented, "Pair")[2] == ""  # no generated doc
+    assert docs.describe(documented, "Pair")[1] == "(good: str, bad: str)"
+    assert docs.describe(documented, "Oops") == ("class", "(*args)", "A mistake.", [])
+    assert docs.describe(documented, "Store") == ("class", "(path: Union[str, Path], *, keep: int = 2)", "Where things go.",
+                                                  [("path", "`Union[str, Path]`", "*required*", "the folder"),
+                                                   ("keep", "`int`", "`2`", "how many to keep")])
+    kind, sig, doc, rows = docs.describe(documented, "Store.put")
+    assert (kind, sig, doc) == ("method", "(name: str, data: bytes = b'') -> Path", "Write `data` under `name`.")
+    assert rows[-1] == ("return", "`Path`", "", "the file written")
+    assert docs.describe(documented, "Store.size") == ("property", "int", "Bytes held.", [])
+    kind, sig, _, rows = docs.describe(documented, "helper")
+    assert (kind, sig) == ("function", "(x: int, *rest, **options) -> int")
+    assert [r[0] for r in rows] == ["x", "*rest", "**options"]
+    assert docs.describe(documented, "missing") is None and docs.describe(documented, "Store.nothing") is None
+
+
+@pytest.mark.unit
+def test_an_entry_is_the_heading_then_the_object_its_docstring_and_a_parameter_table(docs, documented):
+    shown = "---\n\n### Store\n\n```python\ndef Store(\n    path, # the folder\n):\n```\n\n*Where things go.*"
+    seen = {}
+    page = docs.entry(shown, "show_doc(Store)", documented, seen)
+    assert page.startswith("### Store\n\n:::{py:class} Store(path: Union[str, Path], *, keep: int = 2)\n"
+                           ":module: documentedmod\n\nWhere things go.\n\n| Parameter | Type | Default | Details |")
+    assert "| `path` | `Union[str, Path]` | *required* | the folder |" in page and page.endswith(":::\n")
+    assert seen == {"documentedmod.Store": "Store"}
+    assert ":no-index:" in docs.entry(shown, "show_doc(Store)", documented, seen)  # indexed once
+    helper = docs.entry("### helper\n", "show_doc(helper)", documented, seen)
+    assert "| `x` | `int` | *required* | a number with a \\| in its doc |" in helper  # one cell
+    prop = docs.entry("#### Store.size\n", "show_doc(Store.size)", documented, seen)
+    assert prop.startswith("#### Store.size\n\n:::{py:property} Store.size\n:module: documentedmod\n:type: int\n")
+    assert docs.entry("### Store.\\_\\_init\\_\\_", "show_doc(Store.__init__)", documented, {}).startswith(
+        "### Store.\\_\\_init\\_\\_\n")  # underscores stay the name's, not emphasis
+    assert docs.entry("### x\n", "show_doc(x, title_level=2)", documented, {}) == "### x\n"  # nbdev's as it is
+
+
+@pytest.mark.unit
+def test_names_in_backticks_become_links_where_they_name_one_entry(docs):
+    targets = docs.link_targets({"pkg.a.Store": "Store", "pkg.a.Store.put": "Store.put", "pkg.a.put": "put",
+                                 "pkg.a.load": "load", "pkg.b.load": "load"})
+    assert targets == {"Store": "pkg.a.Store", "pkg.a.Store": "pkg.a.Store", "Store.put": "pkg.a.Store.put",
+                       "pkg.a.Store.put": "pkg.a.Store.put", "pkg.a.put": "pkg.a.put", "pkg.a.load": "pkg.a.load",
+                       "pkg.b.load": "pkg.b.load"}  # `put` is also a method's name, `load` is in two modules
+    text = "\n".join(["`Store` keeps files; `Store.put()` writes, `put` too, `load` reads; ``Store``.",
+                      "See [`Store`](a.html) and `x = Store`.", "## `Store`", "```python", "`Store`", "```",
+                      ":::{note}", "`Store.put`", ":::"])
+    assert docs.crosslinks(text, targets).splitlines() == [
+        "{py:obj}`Store <pkg.a.Store>` keeps files; {py:obj}`Store.put() <pkg.a.Store.put>` writes, `put` too, "
+        "`load` reads; ``Store``.",
+        "See [`Store`](a.html) and `x = Store`.", "## `Store`", "```python", "`Store`", "```",
+        ":::{note}", "{py:obj}`Store.put <pkg.a.Store.put>`", ":::"]
+
+
+@pytest.mark.unit
+def test_every_page_gets_links_to_its_sources_and_the_issue_tracker(docs):
+    cell = docs.source_links(Path("02_config.ipynb"), importlib.import_module("model_foundry.config"),
+                             "https://example.org/r")
+    assert cell["source"] == ("```{container} source-links\nSource: [nbs/02_config.ipynb]"
+                              "(https://example.org/r/blob/main/nbs/02_config.ipynb) · exported to "
+                              "[model_foundry/config.py](https://example.org/r/blob/main/model_foundry/config.py) · "
+                              "[Report an issue](https://example.org/r/issues/new)\n```")
+
+
+def test_the_readme_links_into_the_documentation_site():
+    import re
+
+    import tomllib
+    site = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["urls"]["Documentation"]
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert site in readme
+    relative = re.findall(r"\]\((?![a-z]+:)([\w./-]+\.html[^)]*)\)", readme)
+    assert not relative, f"links that work on the site only, not where the README is read: {relative}"

@@ -2,9 +2,11 @@
 
 Every page loads without console errors, page errors or failed requests, and fetches nothing from elsewhere; every
 image loads; every public name of a module (its `__all__`) is on the page of the notebook it is exported from,
-functions and classes as a heading with their signature and parameter docs (the fields of dataclasses, NamedTuples
-and config models listed under it), other names somewhere on the page; search finds a name. Screenshots of the
-home page and a tutorial are saved in test-artifacts/.
+functions and classes as a heading with their signature (a class as a class) and a table of their parameters (the
+fields of dataclasses, NamedTuples and config models), other names somewhere on the page; names in backticks link
+to their entries, and the general index lists every public function and class; search finds a name; every page
+links its source and the issue tracker; code blocks have a copy button and wrap; the install page gives pip and
+the PyTorch builds. Screenshots of the home page and a tutorial are saved in test-artifacts/.
 
 These tests read the site built by `make docs` and are deselected from `make test`; `make docs-check` builds the
 site and runs them (`pytest -m docs`). Chromium is Debian's `chromium` package (installed here when running as root
@@ -183,22 +185,24 @@ def test_every_image_loads(visits):
 
 
 def _entries(page) -> dict:
-    """{heading text: (text of the first code block of its section (the signature), {first code: text of the item}
-    of the first list in it (a class's fields))} for every heading of a page; where headings repeat (a section
-    `Trainer` above the entry `Trainer`), the one whose code block names it."""
+    """{heading text: (the signature of the first documented object of its section, {parameter: text of its row} of
+    that object's parameter table)} for every heading of a page; where
+    headings repeat (a section `Trainer` above the entry `Trainer`), the one whose signature names it."""
     found = {}
-    for name, code, items in page.evaluate("""() => [...document.querySelectorAll('h1,h2,h3,h4,h5,h6')].map(h => {
+    for name, code, rows in page.evaluate("""() => [...document.querySelectorAll('h1,h2,h3,h4,h5,h6')].map(h => {
         const name = [...h.childNodes].filter(n => !(n.classList && (n.classList.contains('headerlink') ||
                                                                      n.classList.contains('anchorjs-link'))))
                                       .map(n => n.textContent).join('').trim();
         const section = h.closest('section');
-        const sig = section ? section.querySelector('pre') : null;
-        const list = section ? section.querySelector('ul') : null;
-        const items = list ? [...list.children].map(li => [(li.querySelector('code') || li).textContent,
-                                                            li.textContent]) : [];
-        return [name, sig ? sig.textContent : '', items];
+        const entry = section ? section.querySelector('dl.py') : null;
+        if (!entry) return [name, '', []];
+        const sig = entry.querySelector(':scope > dt');
+        const table = entry.querySelector(':scope > dd table');
+        const rows = table ? [...table.tBodies[0].rows].map(r => [r.cells[0].textContent.trim(), r.textContent]) : [];
+        return [name, sig.textContent.replace(/\\u00b6/g, ''), rows];
     })"""):
-        if name not in found or re.search(rf"\b{re.escape(name)}\(", code): found[name] = (code, dict(items))
+        if name not in found or re.search(rf"\b{re.escape(name.rpartition('.')[2])}\(", code):
+            found[name] = (code, dict(rows))
     return found
 
 
@@ -231,6 +235,11 @@ def _field_docs(module: str) -> dict:
     return found
 
 
+def _plain(text: str) -> str:
+    "Text as the page shows it, to compare with a source comment: code spans without backticks, quotes straight."
+    return " ".join(re.sub("[‘’]", "'", re.sub("[“”]", '"', text.replace("`", ""))).split())
+
+
 def _module_page(module, visits):
     page = page_of(MODULES[module])
     assert page in visits, f"{module} is exported from nbs/{MODULES[module]}, but the site has no {page}"
@@ -238,22 +247,68 @@ def _module_page(module, visits):
 
 
 @pytest.mark.parametrize("module", sorted(MODULES))
-def test_public_functions_and_classes_have_a_heading_signature_and_parameter_docs(module, visits):
+def test_public_functions_and_classes_have_a_heading_signature_and_a_parameter_table(module, visits):
     from fastcore.docments import docments
     page, view = _module_page(module, visits)
-    sections, (callables, _) = _sections(view), public_names(module)
+    entries, (callables, _) = _entries(view), public_names(module)
     mod, fields = importlib.import_module(f"model_foundry.{module}"), _field_docs(module)
     missing, no_signature, no_docs = [], [], []
     for name in callables:
-        if name not in sections: missing.append(name); continue
-        signature = sections[name]
-        if not re.search(rf"\b{re.escape(name)}\(", signature): no_signature.append(name); continue
+        if name not in entries: missing.append(name); continue
+        signature, rows = entries[name]
+        if not re.search(rf"\b{re.escape(name)}(\(|\s*$)", signature): no_signature.append(name); continue  # `class Metric`: none
         if name in fields: continue  # their parameters are fields: the next test
         documented = {p: d for p, d in docments(getattr(mod, name)).items() if d and p != "return"}
-        no_docs += [f"{name}({p}: {d})" for p, d in documented.items() if d.splitlines()[0] not in signature]
+        no_docs += [f"{name}({p}: {d})" for p, d in documented.items()
+                    if _plain(d) not in _plain(rows.get(p) or rows.get(f"*{p}") or rows.get(f"**{p}") or "")]
     assert not missing, f"{page}: no heading for {missing}"
     assert not no_signature, f"{page}: no signature under the heading of {no_signature}"
-    assert not no_docs, f"{page}: parameter docs missing from the signatures: {no_docs}"
+    assert not no_docs, f"{page}: parameter docs missing from the rows of their parameters: {no_docs}"
+    headers = view.evaluate("[...document.querySelectorAll('dl.py > dd table thead tr')]"
+                            ".map(r => [...r.cells].map(c => c.textContent.trim()).join('|'))")
+    assert headers and set(headers) == {"Parameter|Type|Default|Details"}, f"{page}: parameter tables {set(headers)}"
+
+
+def _classes(module: str) -> list:
+    path = ROOT / "model_foundry" / (module.replace(".", "/") + ".py")
+    callables, _ = public_names(module)
+    return [n.name for n in ast.parse(path.read_text(encoding="utf-8")).body
+            if isinstance(n, ast.ClassDef) and n.name in callables]
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_classes_are_shown_as_classes(module, visits):
+    page, view = _module_page(module, visits)
+    entries = _entries(view)
+    wrong = {n: entries[n][0][:60] for n in _classes(module) if n in entries and entries[n][0].split()[:1] != ["class"]}
+    assert not wrong, f"{page}: classes whose signature does not say `class`: {wrong}"
+    assert all(not re.match(r"\s*def\b", code) for code, _ in entries.values())
+
+
+def test_names_in_backticks_link_to_their_entries(visits):
+    links = {p: v.page.eval_on_selector_all("article a.reference.internal:has(> code.xref)",
+                                            "as => as.map(a => [a.textContent, a.href])") for p, v in visits.items()}
+    assert sum(map(len, links.values())) > 100, "few names in backticks link to their entries"
+    ids = {p: set(v.page.eval_on_selector_all("[id]", "es => es.map(e => e.id)")) for p, v in visits.items()}
+    broken = []
+    for page, found in links.items():
+        for text, href in found:
+            target, anchor = urlsplit(href).path.lstrip("/"), urlsplit(href).fragment
+            if anchor not in ids.get(target, set()): broken.append((page, text, href))
+    assert not broken, f"cross-links to no entry: {broken[:10]}"
+    assert ("Trainer.check", "trainer.html#model_foundry.trainer.Trainer.check") in [
+        (t, urlsplit(h).path.lstrip("/") + "#" + urlsplit(h).fragment) for t, h in links["validation.html"]]
+
+
+def test_the_general_index_lists_every_public_function_and_class(visits):
+    assert "genindex.html" in visits, "the site has no general index"
+    listed = {urlsplit(h).path.lstrip("/") + "#" + urlsplit(h).fragment for h in visits["genindex.html"].page
+              .eval_on_selector_all("article a", "as => as.map(a => a.href)")}
+    missing = [f"model_foundry.{m}.{n}" for m in MODULES for n in public_names(m)[0]
+               if f"{page_of(MODULES[m])}#model_foundry.{m}.{n}" not in listed]
+    assert not missing, f"names missing from the general index: {missing}"
+    nav = visits["index.html"].page.eval_on_selector_all(".sidebar-tree a", "as => as.map(a => a.getAttribute('href'))")
+    assert "genindex.html" in nav, nav
 
 
 # nbdev's show_doc cannot read the source of a class defined in a notebook cell (nor shows a pydantic model's fields):
@@ -265,7 +320,7 @@ def test_field_docs_of_dataclasses_and_config_models_are_shown(module, visits):
     shown = lambda cls, f: re.sub("[‘’]", "'", entries.get(cls, ("", {}))[1].get(f, ""))  # Sphinx's smart quotes
     missing = [f"{cls}.{f}: {d}" for cls, docs in _field_docs(module).items() for f, d in docs.items()
                if d.replace("`", "") not in shown(cls, f)]  # code spans lose their backticks
-    assert not missing, f"{page}: field docs not on the line of their field under their class: {missing}"
+    assert not missing, f"{page}: field docs not in the row of their field under their class: {missing}"
 
 
 # Constants, loggers and type aliases have no signature, and nbdev does not show the code of `#| export` cells:
@@ -302,3 +357,46 @@ def test_screenshots_of_the_home_page_and_a_tutorial(visits):
     tutorial.screenshot(path=shot)
     assert home.stat().st_size and shot.stat().st_size
     print(f"screenshots: {home} {shot}")
+
+
+def _repository() -> str:
+    import tomllib
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["urls"]["Repository"].rstrip("/")
+
+
+def test_every_page_links_its_source_and_the_issue_tracker(visits):
+    repo, module_of = _repository(), {nb: m for m, nb in MODULES.items()}
+    for nb in NOTEBOOKS:
+        hrefs = visits[page_of(nb)].page.eval_on_selector_all(".source-links a", "as => as.map(a => a.href)")
+        assert f"{repo}/blob/main/nbs/{nb.as_posix()}" in hrefs, (nb, hrefs)
+        assert f"{repo}/issues/new" in hrefs, (nb, hrefs)
+        if nb in module_of:
+            assert f"{repo}/blob/main/model_foundry/{module_of[nb].replace('.', '/')}.py" in hrefs, (nb, hrefs)
+
+
+def test_code_blocks_have_a_copy_button_and_long_lines_wrap(visits):
+    for nb in (Path("02_config.ipynb"), Path("tutorials/quickstart.ipynb")):
+        page = visits[page_of(nb)].page
+        blocks = page.locator("article div.highlight").count()
+        assert blocks > 0 and page.locator("article div.highlight button.copybtn").count() == blocks, nb
+        assert page.evaluate("getComputedStyle(document.querySelector('article pre')).whiteSpace") == "pre-wrap"
+        sideways = page.evaluate("[...document.querySelectorAll('article pre')]"
+                                 ".filter(p => p.scrollWidth > p.clientWidth + 1).length")
+        assert sideways == 0, f"{nb}: {sideways} code block(s) scroll sideways"
+
+
+def test_the_install_page_gives_pip_from_the_repository_and_the_torch_builds(visits):
+    text = visits["install.html"].page.inner_text("article")
+    assert f'pip install "model-foundry @ git+{_repository()}"' in text, text[:2000]
+    for build in ("https://download.pytorch.org/whl/cpu", "https://download.pytorch.org/whl/cu126"): assert build in text
+    nav = visits["index.html"].page.eval_on_selector_all(".sidebar-tree a", "as => as.map(a => a.getAttribute('href'))")
+    assert "install.html" in nav, nav
+
+
+TEMPORARY = re.compile(r"/tmp/\S*|/var/folders/\S*|\btmp[a-z0-9_]{8}\b|pytest-of-\S*")
+
+
+def test_no_page_shows_a_temporary_path(visits):
+    "The saved outputs were made in scratch folders; the pages show them as the folder a reader would use."
+    shown = {p: sorted(set(TEMPORARY.findall(v.page.inner_text("body")))) for p, v in visits.items()}
+    assert not {p: found for p, found in shown.items() if found}

@@ -18,7 +18,9 @@ search. What is here is only the glue between the two:
   constraints, default, and the comment after the field) come from its counterpart in the package: in the
   notebook's kernel `show_doc` cannot read the source of a class defined in a cell, so it leaves out the field
   docs, and it shows a pydantic model as `(**data)`;
-- the navigation follows nbs/sidebar.yml; a notebook it does not list is added after the others of its folder.
+- the navigation follows nbs/sidebar.yml; a notebook it does not list is added after the others of its folder;
+- under each page's title, links to its notebook and the module it exports to in the repository (`Repository` of
+  pyproject.toml's `[project.urls]`), and to the issue tracker.
 
 README.md is written by tools/readme.py on both paths: one generator, so the README does not depend on which
 machine built it (`nbdev-readme`, Quarto's, writes it differently, and would make a README that CI rejects).
@@ -26,6 +28,7 @@ machine built it (`nbdev-readme`, Quarto's, writes it differently, and would mak
 import argparse
 import ast
 import dataclasses
+import functools
 import importlib
 import inspect
 import io
@@ -39,12 +42,28 @@ import textwrap
 import time
 import tokenize
 from pathlib import Path
+from typing import Optional
 
 ROOT = Path(__file__).resolve().parents[1]
 NBS = ROOT / "nbs"
 WORK = ROOT / "_sphinx"  # staged sources, Sphinx's cache and its HTML before it is copied to docs/
 SRC, HTML = WORK / "src", WORK / "html"
 CONF = ROOT / "tools" / "sphinx"
+
+
+def repository() -> str:
+    "The repository's address, from pyproject.toml's `[project.urls]`."
+    import tomllib
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["urls"]["Repository"].rstrip("/")
+
+
+def source_links(nb_path: Path, module=None, repo: str = "", branch: str = "main") -> dict:
+    "A markdown cell: the page's notebook and module in the repository, and where to report an issue."
+    def blob(path: str) -> str: return f"[{path}]({repo}/blob/{branch}/{path})"
+    parts = [f"Source: {blob(f'nbs/{nb_path.as_posix()}')}"]
+    if module is not None: parts.append(f"exported to {blob(Path(inspect.getfile(module)).relative_to(ROOT).as_posix())}")
+    parts.append(f"[Report an issue]({repo}/issues/new)")
+    return _markdown("```{container} source-links\n" + " · ".join(parts) + "\n```")
 
 
 # ------------------------------------------------------------------ the notebooks and their order
@@ -133,36 +152,123 @@ def fields(cls) -> list[tuple]:
              d, c, declared.get(n, ("", ""))[1]) for n, t, d, c in got]
 
 
-def fields_markdown(name: str, cls) -> tuple[str, str]:
-    """The signature of a class with fields, written as `show_doc` writes signatures, and the list of its fields, one
-    line each: name (type, constraints, default) — doc; ("", "") for a class without fields."""
-    rows = fields(cls)
-    if not rows: return "", ""
-    kinds = {n: p.kind for n, p in inspect.signature(cls).parameters.items()}
-    params = []
-    for n, t, d, _, _ in rows:
-        if kinds.get(n) == inspect.Parameter.KEYWORD_ONLY and "*" not in params: params.append("*")
-        params.append(f"{n}:{t}" + ("" if d is None else f"={d}"))
-    lines = [""]
-    for p in params:  # as many on a line as the page shows without scrolling
-        if lines[-1] and len(lines[-1]) + len(p) > 82: lines[-1] += ","; lines.append(p)
-        else: lines[-1] = f"{lines[-1]}, {p}" if lines[-1] else p
-    sig = f"def {name}(\n    " + "\n    ".join(lines) + "\n):"
-    defaults = any(d is not None for _, _, d, _, _ in rows)  # "required" on every line would say nothing
-    items = [f"- **`{n}`** (" + ", ".join([f"`{t}`", *c, *(["*required*" if d is None else f"default `{d}`"]
-                                                          if defaults else [])]) + ")" + (f" — {doc}" if doc else "")
-             for n, t, d, c, doc in rows]
-    return sig, "\n".join(items)
+def _cell(text) -> str:
+    "Text for a markdown table cell: one line, its pipes escaped."
+    return " ".join(str(text).split()).replace("|", "\\|")
 
 
-def _with_fields(md: str, code: str, module) -> str:
-    """`show_doc`'s markdown for a class with fields (`code` is `show_doc(Name)`), with the signature and the list of
-    the fields of its counterpart in `module` (in the notebook's kernel its source is not there to read)."""
-    m = re.fullmatch(r"\s*show_doc\((\w+)\)\s*", code)
-    sig, items = fields_markdown(m[1], getattr(module, m[1], None)) if m and module else ("", "")
-    if not sig: return md
-    md = re.sub(r"```python\n.*?\n```", lambda _: f"```python\n{sig}\n```", md, count=1, flags=re.S)
-    return f"{md.rstrip()}\n\n{items}\n"
+def _table(rows: list[tuple]) -> str:
+    "A parameter table (name, type, default, details), as nbdev's and transformers' sites show parameters."
+    lines = ["| Parameter | Type | Default | Details |", "|---|---|---|---|"]
+    lines += [f"| `{_cell(n)}` | {_cell(t)} | {_cell(d)} | {_cell(doc)} |" for n, t, d, doc in rows]
+    return "\n".join(lines)
+
+
+def _code_span(text: str) -> str: return f"`{text}`" if text else ""
+
+
+def fields_rows(cls) -> list[tuple]:
+    """The parameter table's rows for a dataclass, NamedTuple or pydantic model: its fields, with their constraints
+    after the type (none for other classes)."""
+    return [(n, ", ".join([_code_span(t), *c]), "*required*" if d is None else _code_span(d), doc)
+            for n, t, d, c, doc in fields(cls)]
+
+
+def _parameters(fn, method: bool) -> list[tuple]:
+    """(name as shown, annotation, default, kind) of each parameter of `fn` as its source writes them (`self` or `cls`
+    of a method left out); None where the source cannot be read."""
+    try: node = ast.parse(textwrap.dedent(inspect.getsource(inspect.unwrap(fn)))).body[0]
+    except (OSError, TypeError, SyntaxError, IndexError): return None
+    if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)): return None
+    a, text = node.args, lambda e: None if e is None else ast.unparse(e)
+    positional = [*a.posonlyargs, *a.args]
+    defaults = [None] * (len(positional) - len(a.defaults)) + list(a.defaults)
+    found = [(p.arg, text(p.annotation), text(d), "posonly" if i < len(a.posonlyargs) else "")
+             for i, (p, d) in enumerate(zip(positional, defaults))]
+    if method and found: found = found[1:]
+    if a.vararg: found.append((f"*{a.vararg.arg}", text(a.vararg.annotation), None, "var"))
+    elif a.kwonlyargs: found.append(("*", None, None, "star"))
+    found += [(p.arg, text(p.annotation), text(d), "") for p, d in zip(a.kwonlyargs, a.kw_defaults)]
+    if a.kwarg: found.append((f"**{a.kwarg.arg}", text(a.kwarg.annotation), None, "var"))
+    if a.posonlyargs and len(a.posonlyargs) > (1 if method else 0):
+        found.insert(len(a.posonlyargs) - (1 if method else 0), ("/", None, None, "star"))
+    return found + [("return", text(node.returns), None, "return")]
+
+
+def _signature(params: list[tuple]) -> str:
+    shown = [n + (f": {t}" if t else "") + ((" = " if t else "=") + d if d is not None else "")
+             for n, t, d, k in params if k != "return"]
+    returns = next((t for n, t, d, k in params if k == "return" and t), None)
+    return f"({', '.join(shown)})" + (f" -> {returns}" if returns else "")
+
+
+def _doc(obj) -> str:
+    "The object's own docstring (not one a class inherits, nor the signature a dataclass or NamedTuple writes)."
+    doc = obj.__dict__.get("__doc__") if inspect.isclass(obj) else getattr(obj, "__doc__", None)
+    if not doc or (inspect.isclass(obj) and re.match(rf"{re.escape(obj.__name__)}\(", doc)): return ""
+    return inspect.cleandoc(doc)
+
+
+def describe(module, dotted: str):
+    """(directive, signature, docstring, rows of the parameter table) of `dotted` (`Name` or `Class.attr`) in
+    `module`, read from the package's source; None when it is not a function, class, method or property there."""
+    from fastcore.docments import docments
+    try:
+        owner, obj = None, module
+        for part in dotted.split("."): owner, obj = obj, inspect.getattr_static(obj, part)
+    except AttributeError: return None
+    method = inspect.isclass(owner)
+    if isinstance(obj, (property, functools.cached_property)):
+        fget = obj.fget if isinstance(obj, property) else obj.func
+        params = _parameters(fget, True) or []
+        return "property", next((t for n, t, _, k in params if k == "return" and t), ""), _doc(fget), []
+    kind = {staticmethod: "staticmethod", classmethod: "classmethod"}.get(type(obj))
+    if kind: obj = obj.__func__
+    if inspect.isclass(obj):
+        if (rows := fields_rows(obj)):
+            sig = [(n, t, d, "") for n, t, d, _, _ in fields(obj)]
+            return "class", _signature(sig), _doc(obj), rows
+        init = next((c.__dict__["__init__"] for c in obj.__mro__ if "__init__" in c.__dict__), None)
+        params = _parameters(init, True) if init is not None and init is not object.__init__ else []
+        fn, directive = init, "class"
+    elif inspect.isfunction(obj):
+        params, fn = _parameters(obj, method and kind != "staticmethod"), obj
+        directive = kind or ("method" if method else "function")
+    else: return None
+    if params is None:
+        try: return directive, str(inspect.signature(obj)), _doc(obj), []
+        except (TypeError, ValueError):  # an exception's constructor is BaseException's, which takes any arguments
+            if inspect.isclass(obj) and issubclass(obj, BaseException): return directive, "(*args)", _doc(obj), []
+            return None
+    try: notes = docments(fn) if fn is not None else {}
+    except Exception: notes = {}  # a signature docments cannot read: no details
+    rows = [(n, _code_span(t), "*required*" if d is None else _code_span(d), notes.get(n.lstrip("*")) or "")
+            for n, t, d, k in params if k in ("", "posonly", "var")]
+    if notes.get("return"): rows.append(("return", _code_span(next((t for n, t, _, k in params if k == "return"), "")),
+                                         "", notes["return"]))
+    return directive, _signature(params), _doc(obj), rows
+
+
+def entry(md: str, code: str, module, seen: dict) -> str:
+    """`show_doc`'s markdown for one name (`code` is `show_doc(Name)`) as the site shows it, and the name's full
+    dotted path: nbdev's heading, then the name as a Python object of Sphinx's (a class as a class, with its module;
+    in the general index and a target of cross-links), its docstring and a table of its parameters (name, type,
+    default, and the comment after each). Read from the package module the notebook exports to: in the notebook's
+    kernel nbdev cannot read the source of what a cell defines. `seen` ({full dotted path: name as documented})
+    gains the name; one documented twice is indexed once. Anything else keeps nbdev's markdown."""
+    m = re.fullmatch(r"\s*show_doc\(([\w.]+)\)\s*", code)
+    got = describe(module, m[1]) if m and module is not None else None
+    heading = re.search(r"^#+ .+$", md, flags=re.M)
+    if got is None or heading is None: return md
+    directive, sig, doc, rows = got
+    full = f"{module.__name__}.{m[1]}"
+    head = f":::{{py:{directive}}} {m[1]}" + ("" if directive == "property" else sig)
+    opts = [f":module: {module.__name__}"] + ([f":type: {sig}"] if directive == "property" and sig else [])
+    if full in seen: opts.append(":no-index:")
+    seen[full] = m[1]
+    body = [doc, _table(rows) if rows else ""]
+    title = re.sub(r"(?<!\\)_", r"\\_", heading[0])  # `__len__` is the name, not bold
+    return "\n".join([title, "", head, *opts, "", *[b + "\n" for b in body if b], ":::", ""])
 
 
 def exported_module(nb_path: Path):
@@ -208,9 +314,9 @@ def _asis(outputs) -> str:
     return "\n\n".join(re.sub(r"\A\s*---+\s*\n", "", p) for p in parts)
 
 
-def stage_notebook(nb: dict, module=None) -> tuple[str, dict]:
-    """The page name (`output-file` without `.html`) and the notebook as myst-nb should render it; the classes with
-    fields that it documents get their fields from `module`, the package module it exports to."""
+def stage_notebook(nb: dict, module=None, seen: Optional[dict] = None) -> tuple[str, dict]:
+    """The page name (`output-file` without `.html`) and the notebook as myst-nb should render it; each name it
+    documents becomes an `entry`, read from `module`, the package module it exports to (`seen` gains them)."""
     cells = list(nb["cells"])
     fm = _front_matter(cells[0]) if cells else {}
     if fm: cells.pop(0)
@@ -223,7 +329,7 @@ def stage_notebook(nb: dict, module=None) -> tuple[str, dict]:
         opts, code = _options(_text(cell["source"]))
         if opts.get("output") == "asis":
             if opts.get("echo") != "false": out.append({**cell, "source": code, "outputs": []})
-            if (md := _asis(cell.get("outputs", []))): out.append(_markdown(_with_fields(md, code, module)))
+            if (md := _asis(cell.get("outputs", []))): out.append(_markdown(entry(md, code, module, seen if seen is not None else {})))
             continue
         meta = {k: v for k, v in cell.get("metadata", {}).items() if k != "execution"}  # execnb's timings
         tags = [*meta.get("tags", []), *(t for (k, v), t in _QUARTO_TAGS.items() if opts.get(k) == v)]
@@ -245,6 +351,45 @@ def _link_pages(nb: dict, page: str, pages: set):
             cell["source"] = re.sub(r"\]\(([\w./-]+)\.html(#[\w-]*)?\)", fix, _text(cell["source"]))
 
 
+def link_targets(documented: dict) -> dict:
+    """{name as a reader writes it in backticks: full dotted path} of the documented names: `Name`, `Class.method`
+    and the full path. A short name that two modules document, or that is also a method's name (prose says
+    `save_checkpoint` for `CheckpointManager.save_checkpoint`), is left out: it does not say which it is."""
+    found, clash = {}, {name.rpartition(".")[2] for name in documented.values() if "." in name}
+    for full, name in documented.items():
+        for key in (name, full):
+            if found.get(key, full) != full: clash.add(key)
+            found[key] = full
+    return {k: v for k, v in found.items() if k not in clash}
+
+
+_FENCE = re.compile(r"^\s*(`{3,}|~{3,})(.*)$")
+_LINK = re.compile(r"\[[^\]]*\]\([^)]*\)")
+_NAME = re.compile(r"(?<![`{\w])`([A-Za-z_][\w.]*(?:\(\))?)`(?!`)")  # `Name`, `Class.method`, `name()`
+
+
+def crosslinks(text: str, targets: dict) -> str:
+    """Markdown with each name in backticks (`CheckpointManager`, `Trainer.check`, `Trainer.check()`) that `targets`
+    knows made a link to its entry (a `py:obj` role); code blocks, headings and the text of links are left as they
+    are, and so are directive lines."""
+    def link(m, spans):
+        name = m[1]
+        full = targets.get(name[:-2] if name.endswith("()") else name)
+        if not full or any(a <= m.start() < b for a, b in spans): return m[0]  # in the text of a link
+        return f"{{py:obj}}`{name} <{full}>`"
+    out, fence = [], None
+    for line in text.split("\n"):
+        f = _FENCE.match(line)
+        if fence:
+            if f and f[1][0] == fence[0] and len(f[1]) >= len(fence) and not f[2].strip(): fence = None
+            out.append(line); continue
+        if f and not f[2].lstrip().startswith("{"):  # a code block (a directive's content is markdown)
+            fence = f[1]; out.append(line); continue
+        if f or line.lstrip().startswith(("#", ":")): out.append(line); continue
+        out.append(_NAME.sub(functools.partial(link, spans=[m.span() for m in _LINK.finditer(line)]), line))
+    return "\n".join(out)
+
+
 def _write(path: Path, text: str):
     "Write only what changed, so Sphinx rebuilds only those pages."
     if not path.exists() or path.read_text(encoding="utf-8") != text:
@@ -255,9 +400,16 @@ def _write(path: Path, text: str):
 def stage(proc: Path, nav: list[tuple]) -> list[str]:
     "Stage every page under SRC, the navigation in the home page; returns the page names in order."
     from nbdev.config import nbpath2html
-    pages, home = [], None
+    pages, home, documented = [], None, {}
+    repo = repository()
     for section, nb_path in nav:
-        name, nb = stage_notebook(json.loads((proc / nb_path).read_text(encoding="utf-8")), exported_module(nb_path))
+        module = exported_module(nb_path)
+        name, nb = stage_notebook(json.loads((proc / nb_path).read_text(encoding="utf-8")), module, documented)
+        title = next((i + 1 for i, c in enumerate(nb["cells"]) if c["cell_type"] == "markdown"
+                      and _text(c["source"]).lstrip().startswith("# ")), 0)  # under the page's title
+        nb["cells"].insert(title, source_links(nb_path, module, repo))
+        if module is not None:  # the module in the general index and the module index
+            nb["cells"].insert(title + 1, _markdown(f":::{{py:module}} {module.__name__}\n:::"))
         page = (nb_path.parent / name).as_posix() if name else nbpath2html(nb_path).with_suffix("").as_posix()
         if page == "index": home = nb
         else: pages.append((section, page, nb))
@@ -268,10 +420,15 @@ def stage(proc: Path, nav: list[tuple]) -> list[str]:
             toctrees.append(["```{toctree}", ":hidden:", *([f":caption: {section}"] if section else []), ""])
             last = section
         toctrees[-1].append(page)
+    toctrees.append(["```{toctree}", ":hidden:", ":caption: Reference", "", "Index <genindex>",
+                     "Module index <modindex>"])
     home["cells"].append(_markdown("\n\n".join("\n".join(t + ["```"]) for t in toctrees)))
     staged = {"index": home, **{page: nb for _, page, nb in pages}}  # page name -> notebook, in order
+    targets = link_targets(documented)
     for page, nb in staged.items():
         _link_pages(nb, page, staged.keys())
+        for cell in nb["cells"]:
+            if cell["cell_type"] == "markdown": cell["source"] = crosslinks(_text(cell["source"]), targets)
         for i, cell in enumerate(nb["cells"]): cell.setdefault("id", f"cell-{i}")  # nbformat 4.5 wants ids
         _write(SRC / f"{page}.ipynb", json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
     for stale in set(SRC.rglob("*.ipynb")) - {SRC / f"{page}.ipynb" for page in staged}: stale.unlink()

@@ -1,11 +1,16 @@
 """Write README.md from nbs/index.ipynb (Quarto-free; `nbdev-readme` does the same where Quarto is installed).
 
-Markdown cells are copied as they are; code cells that are not hidden are shown as Python with their text
-output; nbdev directives are dropped. `python tools/readme.py --check` exits 1 when README.md is out of date.
+Markdown cells are copied as they are, except that links to the site's pages (`config.html`) become links into
+the documentation site (`Documentation` of pyproject.toml's `[project.urls]`), so they work where the README is
+read on a code host; code cells that are not hidden are shown as Python with their text output; nbdev
+directives are dropped. `python tools/readme.py --check` exits 1 when README.md is out of date.
 """
 import json
+import re
 import sys
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 FOOTER = "<!-- Generated from nbs/index.ipynb by `make readme`: edit the notebook, not this file. -->\n"
@@ -16,12 +21,22 @@ def cell_source(cell) -> str:
     return src.strip("\n")
 
 
+def docs_url() -> str:
+    "The documentation site's address, ending in `/`."
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["urls"]["Documentation"].rstrip("/") + "/"
+
+
+def site_links(markdown: str, site: str) -> str:
+    "Relative links to the site's pages (`](config.html#x)`) made absolute, into `site`."
+    return re.sub(r"\]\((?![a-z]+:)([\w./-]+\.html(?:#[\w-]*)?)\)", lambda m: f"]({site}{m[1]})", markdown)
+
+
 def render(nb: dict) -> str:
-    parts = []
+    parts, site = [], docs_url()
     for cell in nb["cells"]:
         src = cell_source(cell)
         if cell["cell_type"] == "markdown":
-            parts.append(src)
+            parts.append(site_links(src, site))
             continue
         if cell["cell_type"] != "code": continue
         lines = src.splitlines()
