@@ -93,6 +93,7 @@ class ModelConfig(_Section):
     @field_validator("activation_function")
     @classmethod
     def _known_activation(cls, v):
+        v = v.lower()  # the original's experiment configs write "GELU"
         if v not in ACTIVATIONS:
             raise ValueError(f"unknown activation {v!r}; use one of {', '.join(ACTIVATIONS)}")
         return v
