@@ -26,7 +26,7 @@ from .helpers import fingerprint, move_into_place, read_json, sha256_file, stagi
 
 # %% auto #0
 __all__ = ['logger', 'DataError', 'visible_files', 'corpus_files', 'read_lines', 'remove_words', 'lowercase', 'randomize_forms',
-           'filter_lines', 'script_args', 'run_manipulation', 'run_manipulations']
+           'filter_lines', 'script_args', 'uses_run_seed', 'run_manipulation', 'run_manipulations']
 
 # %% ../nbs/08_corpus.ipynb #ec3a9345
 logger = logging.getLogger(__name__)
@@ -222,6 +222,18 @@ def _step_runner(where: str, step: DatasetManipulationStep, base_dir: Path, seed
     if sep and module.replace(".", "").replace("_", "").isalnum() and name.isidentifier():
         return _callable_runner(where, spec, dict(step.parameters), seed)
     return _script_runner(where, step, base_dir)
+
+# %% ../nbs/08_corpus.ipynb #5ec1c0e5
+def uses_run_seed(step: DatasetManipulationStep) -> bool:
+    "Whether `step` is called with the experiment's `random_seed` (a callable taking `seed`, given none)."
+    spec = step.type.strip()
+    module, sep, name = spec.partition(":")
+    if not (sep and module.replace(".", "").replace("_", "").isalnum() and name.isidentifier()): return False
+    try: fn = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError): return True
+    try: takes = "seed" in inspect.signature(fn).parameters
+    except (TypeError, ValueError): return True
+    return takes and "seed" not in step.parameters
 
 # %% ../nbs/08_corpus.ipynb #61ccea5c
 def _step_inputs(where: str, step: DatasetManipulationStep, base_dir: Path):

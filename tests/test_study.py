@@ -1,0 +1,142 @@
+"""Study files as a user meets them through `model-foundry study`: a mistake is one line and status 2 with nothing
+written; the original Model Foundry's per-experiment configs work as conditions as they are; `study plan` lists the
+runs and prepares what they share once."""
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import files_under, run_cli, write_config
+
+pytestmark = pytest.mark.integration
+
+
+def study_file(ws: Path, **changes) -> Path:
+    "A study of the tiny experiment: a baseline and a condition with another learning rate, two seeds."
+    d = {"study_name": "tiny-study", "base": "configs/exp.yaml", "baseline": "baseline", "seeds": [0, 1],
+         "conditions": {"baseline": {}, "slow": {"set": {"training.learning_rate": 1.0e-4}}}, **changes}
+    path = ws / "study.yaml"
+    path.write_text(yaml.safe_dump(d, sort_keys=False))
+    return path
+
+
+@pytest.mark.parametrize("changes, says", [
+    ({"seed": [0]}, "unknown key 'seed'; did you mean 'seeds'?"),
+    ({"conditions": {"baseline": {}, "slow": {"set": {"training.lerning_rate": 1e-4}}}},
+     "condition 'slow': unknown key 'training.lerning_rate'; did you mean 'training.learning_rate'?"),
+    ({"baseline": "control"}, "baseline 'control' is not a condition; the conditions are baseline, slow"),
+    ({"seeds": [0, "1b"]}, "seeds[1]: Input should be a valid integer (got '1b')"),
+    ({"seeds": [0, 1.5]}, "seeds[1]: Input should be a valid integer"),
+    ({"launch": {"backend": "slurm", "slurm": {"time_minutes": "2h"}}}, "launch.slurm.time_minutes: Input should be a valid integer"),
+    ({"launch": {"slurm": {"gpus": 1}}}, "unknown key 'launch.slurm.gpus'; did you mean 'launch.slurm.gpus_per_node'?"),
+], ids=["unknown key", "condition sets a key that does not exist", "baseline not a condition", "seed not an integer",
+        "seed a fraction", "slurm option of a wrong type", "unknown slurm option"])
+def test_a_bad_study_file_is_one_line_and_status_2_and_writes_nothing(temp_workspace, tiny_corpus, changes, says):
+    write_config(temp_workspace)
+    path = study_file(temp_workspace, **changes)
+    before = files_under(temp_workspace)
+    r = run_cli("study", "plan", str(path), cwd=temp_workspace)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: "), r.stderr
+    assert says in lines[0], lines[0]
+    assert r.stdout == "" and files_under(temp_workspace) == before
+
+
+def test_the_study_plan_lists_every_run_and_prepares_what_they_share_once(temp_workspace, tiny_corpus):
+    write_config(temp_workspace)
+    path = study_file(temp_workspace)
+    r = run_cli("study", "plan", str(path), cwd=temp_workspace)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("run "))
+    rows = [line.split() for line in lines[header + 1:header + 5]]
+    assert [row[:3] for row in rows] == [["baseline-seed0", "baseline", "0"], ["baseline-seed1", "baseline", "1"],
+                                         ["slow-seed0", "slow", "0"], ["slow-seed1", "slow", "1"]]
+    assert len({row[3] for row in rows}) == 1  # one corpus and tokenizer for every run: one preparation
+    assert any(line.startswith("1 preparation(s)") for line in lines), r.stdout
+    prepared = temp_workspace / "studies" / "tiny-study" / "prepared"
+    assert (prepared / rows[0][3] / "tokenizer" / "tokenizer.model").is_file()
+    assert not (temp_workspace / "studies" / "tiny-study" / "runs").exists()  # planned, not trained
+    before = files_under(prepared)
+    again = run_cli("study", "plan", str(path), cwd=temp_workspace)
+    assert again.returncode == 0 and again.stdout.splitlines()[-6:] == lines[-6:]
+    assert files_under(prepared) == before  # made once: the second plan reuses it
+
+
+ORIGINAL_BASELINE = """
+experiment_name: "exp0_baseline"
+data:
+  source_corpus: "corpus/"
+  batch_size: 4
+  max_sequence_length: 32
+tokenizer:
+  output_dir: "tokenizers/exp0_baseline/"
+  vocab_size: 120
+model: {layers: 1, embedding_size: 16, hidden_size: 16, intermediate_hidden_size: 32, attention_heads: 2,
+        activation_function: "GELU", dropout: 0.1, attention_dropout: 0.1}
+training:
+  output_dir: "models/exp0_baseline/"
+  learning_rate: 0.0001
+  warmup_steps: 10
+  train_steps: 40
+  checkpointing_strategy: "log_steps_first_epoch"
+  epochs: 20
+logging: {use_wandb: false, wandb_project: "just-drop-the-subject"}
+random_seed: 42
+"""
+
+ORIGINAL_ABLATION = """
+experiment_name: "exp1_remove_expletives"
+data:
+  source_corpus: "corpus/"
+  training_corpus: "data/processed/exp1_remove_expletives/"
+  batch_size: 4
+  max_sequence_length: 32
+dataset_manipulation:
+  - type: remove_expletives
+    input_path: "corpus/"
+    output_path: "data/processed/exp1_remove_expletives/"
+    parameters:
+      chunk_size: 1000
+tokenizer:
+  output_dir: "tokenizers/exp1_remove_expletives/"
+  vocab_size: 120
+model: {layers: 1, embedding_size: 16, hidden_size: 16, intermediate_hidden_size: 32, attention_heads: 2}
+training:
+  output_dir: "models/exp1_remove_expletives/"
+  learning_rate: 0.0001
+  train_steps: 40
+logging: {use_wandb: false}
+random_seed: 42
+"""
+
+
+def test_the_originals_per_experiment_configs_work_as_conditions_as_they_are(tmp_path):
+    from model_foundry.study import Study
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "experiment_0_baseline.yaml").write_text(ORIGINAL_BASELINE)
+    (tmp_path / "configs" / "experiment_1_remove_expletives.yaml").write_text(ORIGINAL_ABLATION)
+    (tmp_path / "study.yaml").write_text(yaml.safe_dump({
+        "study_name": "subject-drop", "base": "configs/experiment_0_baseline.yaml", "baseline": "exp0",
+        "seeds": [1, 2], "conditions": {"exp0": "configs/experiment_0_baseline.yaml",
+                                        "exp1": "configs/experiment_1_remove_expletives.yaml"}}))
+    study = Study.load(tmp_path / "study.yaml", base_dir=tmp_path)
+    assert [r.name for r in study.runs] == ["exp0-seed1", "exp0-seed2", "exp1-seed1", "exp1-seed2"]
+    b1, b2, a1, a2 = study.runs
+    assert b1.preparation == b2.preparation  # nothing drawn: the seeds share the tokenizer and the data
+    assert a1.preparation == a2.preparation != b1.preparation  # a script is given no seed: one ablated corpus
+    step = a2.config.dataset_manipulation[0]
+    assert (step.type, step.input_path, step.parameters) == ("remove_expletives", "corpus/", {"chunk_size": 1000})
+    assert step.output_path == a2.config.data.training_corpus == \
+        f"studies/subject-drop/prepared/{a2.preparation}/corpus/0-exp1_remove_expletives"
+    assert (a2.config.experiment_name, a2.config.random_seed) == ("exp1-seed2", 2)
+    assert a2.config.training.output_dir == "studies/subject-drop/runs/exp1-seed2"
+    assert a2.config.tokenizer.output_dir == f"studies/subject-drop/prepared/{a2.preparation}/tokenizer"
+    assert a2.config.training.learning_rate == 1e-4 and a2.config.logging.wandb_project == "just-drop-the-subject"
+    assert not (tmp_path / "studies").exists()  # loading a study writes nothing
+    (tmp_path / "study.yaml").write_text(yaml.safe_dump({
+        "study_name": "subject-drop", "base": "configs/experiment_0_baseline.yaml", "baseline": "exp0", "seeds": [1, 2],
+        "conditions": {"exp0": {}, "drawn": {"set": {"dataset_manipulation": [
+            {"type": "model_foundry.corpus:randomize_forms", "input_path": "corpus/", "output_path": "data/drawn",
+             "parameters": {"forms": [["is", "are"]]}}], "data.training_corpus": "data/drawn"}}}}, sort_keys=False))
+    d1, d2 = Study.load(tmp_path / "study.yaml", base_dir=tmp_path).runs[2:]
+    assert d1.preparation != d2.preparation  # the step draws with the run's seed: a draw per seed
