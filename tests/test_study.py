@@ -1,6 +1,7 @@
 """Study files as a user meets them through `model-foundry study`: a mistake is one line and status 2 with nothing
 written; the original Model Foundry's per-experiment configs work as conditions as they are; `study plan` lists the
-runs and prepares what they share once."""
+runs and prepares what they share once; `study run` trains them all, does nothing the second time, and finishes a
+study killed midway with the weights an uninterrupted one ends with."""
 from pathlib import Path
 
 import pytest
@@ -140,3 +141,47 @@ def test_the_originals_per_experiment_configs_work_as_conditions_as_they_are(tmp
              "parameters": {"forms": [["is", "are"]]}}], "data.training_corpus": "data/drawn"}}}}, sort_keys=False))
     d1, d2 = Study.load(tmp_path / "study.yaml", base_dir=tmp_path).runs[2:]
     assert d1.preparation != d2.preparation  # the step draws with the run's seed: a draw per seed
+
+
+def _final_weights(ws: Path, study: str) -> dict:
+    runs = ws / "studies" / study / "runs"
+    return {p.name: (p / "checkpoint-20" / "model.safetensors").read_bytes() for p in sorted(runs.iterdir())}
+
+
+@pytest.mark.slow  # two studies of four runs, about 90 s on 2 cores: `make test-slow` (nbs/21_launch.ipynb runs one)
+def test_a_study_runs_to_the_end_a_second_run_does_nothing_and_a_killed_one_finishes_the_same(temp_workspace,
+                                                                                                 tiny_corpus):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    write_config(temp_workspace)
+    path = study_file(temp_workspace, launch={"max_parallel": 2})
+    r = run_cli("study", "run", str(path), cwd=temp_workspace)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[-1] == "4 done (of 4 runs)", r.stdout
+    runs = temp_workspace / "studies" / "tiny-study" / "runs"
+    before = files_under(runs)
+    again = run_cli("study", "run", str(path), cwd=temp_workspace)
+    assert again.returncode == 0 and "nothing to do: all 4 runs are done" in again.stdout, again.stdout
+    assert files_under(runs) == before  # nothing trained, nothing written
+    status = run_cli("study", "status", str(path), cwd=temp_workspace)
+    assert [line.split()[:3] for line in status.stdout.splitlines()[1:5]] == [
+        [name, "done", "20/20"] for name in ("baseline-seed0", "baseline-seed1", "slow-seed0", "slow-seed1")]
+
+    # the same study in another folder, killed (every process of it, as a closed terminal does) once a run has saved
+    # a checkpoint after the first, then run again: every run ends with the weights of the uninterrupted study
+    killed = study_file(temp_workspace, output_dir="studies/killed", launch={"max_parallel": 2})
+    proc = subprocess.Popen([sys.executable, "-m", "model_foundry.cli", "study", "run", str(killed)], cwd=temp_workspace,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    other = temp_workspace / "studies" / "killed" / "runs"
+    deadline = time.time() + 300
+    while not list(other.glob("*/checkpoint-5")) and time.time() < deadline and proc.poll() is None: time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    unfinished = [p.name for p in other.iterdir() if not (p / "checkpoint-20").is_dir()] if other.is_dir() else []
+    assert unfinished, "the study finished before it could be killed"
+    rerun = run_cli("study", "run", str(killed), cwd=temp_workspace)
+    assert rerun.returncode == 0 and rerun.stdout.splitlines()[-1] == "4 done (of 4 runs)", rerun.stdout + rerun.stderr
+    assert _final_weights(temp_workspace, "killed") == _final_weights(temp_workspace, "tiny-study")
