@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/study.py                 # 2 conditions × 2 seeds of configs/quickstart.yaml, 300 steps each
     .venv/bin/python bench/study.py --steps 714     # the quickstart's whole length (two epochs)
+    .venv/bin/python bench/study.py --scaling       # and one run alone with one thread: the most a pool can gain
 
 In a fresh scratch folder it writes the synthetic corpus and a study file: configs/quickstart.yaml as the base, a
 baseline and a condition with another learning rate, seeds 0 and 1, `--steps` optimizer steps each. The study's
@@ -41,10 +42,10 @@ def study_file(work: Path, name: str, steps: int, parallel: int) -> Path:
     return path
 
 
-def one_after_another(study, threads: int) -> float:
-    "Train every run of `study` alone, in a process of its own with `threads` torch threads; the wall time."
+def one_after_another(study, threads: int, runs=None) -> float:
+    "Train every run of `study` (or `runs` of it) alone, in a process of its own with `threads` torch threads; the wall time."
     start = time.perf_counter()
-    for run in study.runs:
+    for run in study.runs if runs is None else runs:
         spec = json.dumps({"config": run.config.model_dump(mode="json"), "base_dir": str(study.base_dir),
                            "threads": threads})
         code = "import json, sys; from model_foundry.launch import train_run; train_run(**json.loads(sys.argv[1]))"
@@ -63,6 +64,8 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=300, help="optimizer steps of each run (default 300)")
     p.add_argument("--parallel", type=int, default=cores, help=f"runs of the pool at once (default {cores}, one per core)")
+    p.add_argument("--scaling", action="store_true", help="also train one run alone with one thread: what more threads "
+                   "give a run bounds what the pool can gain")
     args = p.parse_args()
     work = Path(tempfile.mkdtemp(prefix="study-bench-"))
     write_corpus(work / "data" / "synthetic", seed=0)
@@ -82,6 +85,14 @@ def main():
     print(f"the study's pool, {args.parallel} at a time, {threads} thread(s) each: {pool:7.1f} s  "
           f"({tokens / pool:,.0f} tokens/s)")
     print(f"pool / one after another: {seq / pool:.2f}× faster (target ≥ 1.5×: {'met' if seq / pool >= 1.5 else 'not met'})")
+    if args.scaling:  # what a second thread gives one run bounds what a pool of one-thread runs can gain
+        alone = Study.load(study_file(work, "one-thread", args.steps, 1), base_dir=work)
+        alone.prepare(log=lambda line: None)  # not counted, as above
+        one = one_after_another(alone, 1, runs=alone.runs[:1])
+        per_run = seq / len(studies["sequential"].runs)
+        print(f"one run alone: {one:.1f} s with 1 thread, {per_run:.1f} s (the mean above) with {cores}: {cores} threads "
+              f"make a run {one / per_run:.2f}× faster, so a pool of {args.parallel} one-thread runs can be at most "
+              f"{args.parallel * per_run / one:.2f}× faster than one run after another")
 
 
 if __name__ == "__main__": main()
