@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import time
 from pathlib import Path
 from typing import Optional
 
 from .config import parse_config
 from .helpers import read_json, write_json
-from .study import Study, StudyRun
+from .study import Study, StudyRun, text_table
+from .training.checkpointing import CheckpointError, checkpoint_folders, read_metadata
+from .training.rundir import lock_holder
 
 # %% auto #0
 __all__ = ['STATES', 'train_run', 'run_state', 'study_status', 'status_lines', 'run_study']
@@ -39,18 +40,6 @@ def train_run(config: dict, # the run's config, `ExperimentConfig.model_dump(mod
 # %% ../nbs/21_launch.ipynb #d6b8b8e1
 STATES = ("pending", "running", "interrupted", "failed", "done")
 
-def _holder(run_dir: Path) -> Optional[str]:
-    "Who holds the run's lock, as its lock file says, when that process can be alive; None when nobody does."
-    try: text = (run_dir/".lock").read_text().strip()
-    except OSError: return None
-    parts = text.split()  # "process <pid> on <host> since <time>"
-    if len(parts) < 4 or parts[0] != "process" or not parts[1].isdigit(): return None
-    if parts[3] == socket.gethostname():
-        try: os.kill(int(parts[1]), 0)
-        except ProcessLookupError: return None  # it died without unlocking: the lock is gone with it
-        except PermissionError: pass
-    return text
-
 def _last_row(path: Path) -> Optional[dict]:
     "The last whole row of a JSONL file, read from its end (None without one)."
     import json
@@ -65,15 +54,16 @@ def _last_row(path: Path) -> Optional[dict]:
     return None
 
 def _newest(run_dir: Path) -> Optional[dict]:
-    "The metadata of the run's newest checkpoint (None without one)."
-    steps = [int(p.name.split("-")[1]) for p in run_dir.glob("checkpoint-*") if p.name.split("-")[1].isdigit()]
-    return read_json(run_dir/f"checkpoint-{max(steps)}"/"metadata.json") if steps else None
+    "The metadata of the run's newest checkpoint (None without one, or while it cannot be read)."
+    folders = checkpoint_folders(run_dir)
+    try: return read_metadata(folders[-1]) if folders else None
+    except CheckpointError: return None
 
 # %% ../nbs/21_launch.ipynb #807e9970
 def run_state(study: Study, run: StudyRun, plan: Optional[dict] = None, launch: Optional[dict] = None) -> dict:
     "Where one run of `study` stands, read from its folder, the study's `plan.json` and `launch.json`."
-    plan = read_json(study.folder/"plan.json") or {} if plan is None else plan
-    launch = read_json(study.folder/"launch.json") or {} if launch is None else launch
+    plan = (read_json(study.folder/"plan.json") or {}) if plan is None else plan
+    launch = (read_json(study.folder/"launch.json") or {}) if launch is None else launch
     run_dir = study.base_dir/run.config.training.output_dir
     steps, meta = (plan.get(run.name) or {}).get("steps"), _newest(run_dir)
     saved = meta.get("global_step", 0) if meta else None
@@ -81,7 +71,7 @@ def run_state(study: Study, run: StudyRun, plan: Optional[dict] = None, launch: 
     step = max(saved or 0, row.get("step") or 0) if meta else None
     record = launch.get(run.name) or {}
     if meta and steps is not None and saved >= steps: state = "done"
-    elif _holder(run_dir): state = "running"
+    elif lock_holder(run_dir): state = "running"
     elif record.get("state") == "failed" and record.get("step") == saved: state = "failed"
     elif meta: state = "interrupted"
     else: state = "pending"
@@ -109,9 +99,7 @@ def status_lines(rows: list[dict]) -> list[str]:
               "-" if r["checkpoint"] is None else f"checkpoint-{r['checkpoint']}",
               "-" if r["tokens_per_s"] is None else f"{r['tokens_per_s']:,.0f}", _duration(r["eta_s"]), str(r["attempts"])]
              for r in rows]
-    widths = [max(len(c), *(len(t[i]) for t in table)) for i, c in enumerate(cols)]
-    lines = ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in [cols, *table]]
-    lines += [f"  {r['run']}: {r['error']}" for r in rows if r["state"] == "failed" and r["error"]]
+    lines = text_table(cols, table) + [f"  {r['run']}: {r['error']}" for r in rows if r["state"] == "failed" and r["error"]]
     counts = {s: sum(r["state"] == s for r in rows) for s in STATES}
     return lines + [", ".join(f"{n} {s}" for s, n in counts.items() if n) + f" (of {len(rows)} runs)"]
 
@@ -146,7 +134,8 @@ def run_study(study: Study,
                           f"on this machine only; set launch.backend: local")
     study.record()
     rows = study.plan(log)
-    write_json(study.folder/"plan.json", {r["run"]: {"steps": r["steps"], "checkpoints": r["checkpoints"]} for r in rows})
+    plan = {r["run"]: {"steps": r["steps"], "checkpoints": r["checkpoints"]} for r in rows}
+    write_json(study.folder/"plan.json", plan)
     launch = read_json(study.folder/"launch.json") or {}
     retries = study.spec.launch.retries if retries is None else retries
     todo = [r for r, s in zip(study.runs, study_status(study)) if s["state"] != "done"]
@@ -155,11 +144,11 @@ def run_study(study: Study,
         return study_status(study)
     n = max_parallel or study.spec.launch.max_parallel or min(len(todo), os.cpu_count() or 1)
     log(f"{len(todo)} of {len(study.runs)} runs to train, {n} at a time, each with {_threads(n)} torch thread(s)")
-    _pool(study, todo, n, retries, launch, log, poll)
+    _pool(study, todo, n, retries, plan, launch, log, poll)
     return study_status(study)
 
 # %% ../nbs/21_launch.ipynb #c0df3d75
-def _pool(study: Study, todo: list[StudyRun], n: int, retries: int, launch: dict, log, poll: float):
+def _pool(study: Study, todo: list[StudyRun], n: int, retries: int, plan: dict, launch: dict, log, poll: float):
     "Keep `n` of `todo` training until each is done or has failed `retries + 1` times; `launch.json` says how it went."
     executor, waiting, active, tries = _executor(study), list(todo), {}, {}
     def note(run, **values):
@@ -168,7 +157,7 @@ def _pool(study: Study, todo: list[StudyRun], n: int, retries: int, launch: dict
     while waiting or active:
         for run in list(waiting):
             if len(active) >= n: break
-            if run_state(study, run, launch={})["state"] == "running": continue  # another process trains it: wait
+            if run_state(study, run, plan, {})["state"] == "running": continue  # another process trains it: wait
             waiting.remove(run)
             job = executor.submit(train_run, run.config.model_dump(mode="json"), str(study.base_dir), _threads(n))
             active[run.name], tries[run.name] = (run, job), tries.get(run.name, 0) + 1
@@ -180,7 +169,7 @@ def _pool(study: Study, todo: list[StudyRun], n: int, retries: int, launch: dict
             del active[name]
             try: job.result()
             except Exception as e:  # the job's failure: the run's error is the last line of its message
-                note(run, state="failed", step=run_state(study, run, launch={})["checkpoint"], error=_error_line(e))
+                note(run, state="failed", step=run_state(study, run, plan, {})["checkpoint"], error=_error_line(e))
                 if tries[name] <= retries:
                     log(f"{name}: failed ({launch[name]['error']}); starting it again")
                     waiting.append(run)

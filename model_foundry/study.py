@@ -26,7 +26,8 @@ from .helpers import atomic_write, fingerprint
 
 # %% auto #0
 __all__ = ['NAME_CHARS', 'Condition', 'Evaluation', 'Slurm', 'Launch', 'StudySpec', 'parse_study', 'merge', 'run_name',
-           'axis_points', 'seed_matters', 'preparation_key', 'place_preparation', 'StudyRun', 'Study', 'plan_lines']
+           'axis_points', 'seed_matters', 'preparation_key', 'place_preparation', 'StudyRun', 'Study', 'text_table',
+           'plan_lines']
 
 # %% ../nbs/20_study.ipynb #b3e7a017
 class _Part(BaseModel):
@@ -61,7 +62,7 @@ class Slurm(_Part):
 class Launch(_Part):
     "How a study's runs are started."
     backend: Literal["local", "slurm"] = "local"  # a pool on this machine, or a SLURM job array
-    max_parallel: Optional[int] = Field(None, gt=0)  # local runs at once (default: one per 2 cores, at least 1)
+    max_parallel: Optional[int] = Field(None, gt=0)  # local runs at once (default: one per core, at most the runs to train)
     retries: int = Field(2, ge=0)  # times a failed run is started again before it is reported
     slurm: Slurm = Slurm()
 
@@ -119,11 +120,15 @@ class StudySpec(_Part):
 # %% ../nbs/20_study.ipynb #fc4be114
 _PARTS = {"": StudySpec, "evaluate": Evaluation, "launch": Launch, "launch.slurm": Slurm}
 
+def _place(err: dict) -> tuple:
+    "Where an error is, without the names of the union's types pydantic puts in (a condition is a path or a `Condition`)."
+    return tuple(p for p in err["loc"] if p not in ("str", "Condition"))
+
 def _study_error(err: dict) -> str:
     "One readable line for one pydantic error in a study file."
-    loc = [str(p) for p in err["loc"] if not isinstance(p, int) and p not in ("str", "Condition")]
-    where = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in err["loc"]
-                     if p not in ("str", "Condition")).replace(".[", "[")
+    place = _place(err)
+    loc = [str(p) for p in place if not isinstance(p, int)]
+    where = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in place).replace(".[", "[")
     if err["type"] == "extra_forbidden":
         owner = Condition if len(loc) == 3 and loc[0] == "conditions" else _PARTS.get(".".join(loc[:-1]))
         known = list(owner.model_fields) if owner else []
@@ -140,7 +145,7 @@ def parse_study(raw: dict, source: str = "study") -> StudySpec:
     try: return StudySpec.model_validate(raw)
     except ValidationError as e:
         first = {}  # pydantic tries each type of a union: keep one message per place
-        for err in e.errors(): first.setdefault(tuple(p for p in err["loc"] if p not in ("str", "Condition")), err)
+        for err in e.errors(): first.setdefault(_place(err), err)
         raise ConfigError(f"{source}: " + "; ".join(_study_error(err) for err in first.values())) from None
 
 # %% ../nbs/20_study.ipynb #1876ba59
@@ -275,15 +280,15 @@ def _runs(self: Study) -> list[StudyRun]:
 def record(self: Study) -> Path:
     "Write the study file, exactly as read, into the study folder; an earlier, different version goes to history/."
     path = self.folder/"study.yaml"
-    if path.is_file() and path.read_text(encoding="utf-8") != self.text:
+    old = path.read_text(encoding="utf-8") if path.is_file() else None
+    if old == self.text: return path
+    if old is not None:
         history = self.folder/"history"
         history.mkdir(parents=True, exist_ok=True)
-        n = 1 + max((int(p.stem.rpartition("-")[2]) for p in history.glob("study-*.yaml") if p.stem.rpartition("-")[2].isdigit()), default=0)
-        atomic_write(history/f"study-{n}.yaml", path.read_bytes())
-    if not path.is_file() or path.read_text(encoding="utf-8") != self.text:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        atomic_write(path, self.text)
-    return path
+        n = 1 + max((int(p.stem[6:]) for p in history.glob("study-*.yaml") if p.stem[6:].isdigit()), default=0)
+        atomic_write(history/f"study-{n}.yaml", old)
+    self.folder.mkdir(parents=True, exist_ok=True)
+    return atomic_write(path, self.text)
 
 # %% ../nbs/20_study.ipynb #c0c65362
 @patch
@@ -321,6 +326,11 @@ def plan(self: Study, log=print) -> list[dict]:
 def _folder_bytes(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.is_dir() else 0
 
+def text_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    "`header` and `rows` as lines of left-aligned columns, two spaces apart (the tables `study` prints)."
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    return ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in [header, *rows]]
+
 def plan_lines(study: Study, rows: list[dict]) -> list[str]:
     "The plan as text: the study, a row per run, the shared preparations, the disk."
     from model_foundry.helpers import byte_size
@@ -329,9 +339,7 @@ def plan_lines(study: Study, rows: list[dict]) -> list[str]:
     lines = [f"study {s.study_name}: {len(s.conditions)} conditions × {len(s.seeds)} seeds{axes} = {len(rows)} runs, "
              f"in {_relative(study.folder, study.base_dir)}"]
     cols = ["run", "condition", "seed", *s.axes, "preparation", "steps", "checkpoints", "disk"]
-    table = [[str(r[c]) if c != "disk" else byte_size(r["disk_bytes"]) for c in cols] for r in rows]
-    widths = [max(len(c), *(len(t[i]) for t in table)) for i, c in enumerate(cols)]
-    for row in [cols, *table]: lines.append("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip())
+    lines += text_table(cols, [[str(r[c]) if c != "disk" else byte_size(r["disk_bytes"]) for c in cols] for r in rows])
     groups = study.preparations()
     lines.append(f"{len(groups)} preparation(s), each made once before any run starts: " +
                  "; ".join(f"{k} ({', '.join(r.name for r in g)})" for k, g in groups.items()))

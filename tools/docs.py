@@ -167,11 +167,11 @@ def _table(rows: list[tuple]) -> str:
 def _code_span(text: str) -> str: return f"`{text}`" if text else ""
 
 
-def fields_rows(cls) -> list[tuple]:
-    """The parameter table's rows for a dataclass, NamedTuple or pydantic model: its fields, with their constraints
-    after the type (none for other classes)."""
+def fields_rows(found: list[tuple]) -> list[tuple]:
+    """The parameter table's rows for the `fields` of a dataclass, NamedTuple or pydantic model, each field's
+    constraints after its type."""
     return [(n, ", ".join([_code_span(t), *c]), "*required*" if d is None else _code_span(d), doc)
-            for n, t, d, c, doc in fields(cls)]
+            for n, t, d, c, doc in found]
 
 
 def _parameters(fn, method: bool) -> list[tuple]:
@@ -225,9 +225,8 @@ def describe(module, dotted: str):
     kind = {staticmethod: "staticmethod", classmethod: "classmethod"}.get(type(obj))
     if kind: obj = obj.__func__
     if inspect.isclass(obj):
-        if (rows := fields_rows(obj)):
-            sig = [(n, t, d, "") for n, t, d, _, _ in fields(obj)]
-            return "class", _signature(sig), _doc(obj), rows
+        if (found := fields(obj)):
+            return "class", _signature([(n, t, d, "") for n, t, d, _, _ in found]), _doc(obj), fields_rows(found)
         init = next((c.__dict__["__init__"] for c in obj.__mro__ if "__init__" in c.__dict__), None)
         params = _parameters(init, True) if init is not None and init is not object.__init__ else []
         fn, directive = init, "class"

@@ -36,8 +36,8 @@ from .tokenization import load_tokenizer
 # %% auto #0
 __all__ = ['METADATA', 'TRAINING_STATE', 'TRAINER_STATE', 'TOKENIZER_BYTES', 'capture_rng_state', 'restore_rng_state',
            'git_commit', 'git_dirty', 'library_versions', 'CheckpointError', 'CheckpointManager', 'read_trainer_state',
-           'read_metadata', 'checkpoint_size', 'strip_resume_state', 'tokenizer_bytes', 'estimate_checkpoint_bytes',
-           'disk_estimate']
+           'read_metadata', 'checkpoint_folders', 'checkpoint_size', 'strip_resume_state', 'tokenizer_bytes',
+           'estimate_checkpoint_bytes', 'disk_estimate']
 
 # %% ../../nbs/11_checkpointing.ipynb #e2d87f7a
 def capture_rng_state() -> dict:
@@ -225,12 +225,17 @@ def verify(self: CheckpointManager, path: Union[str, Path]) -> list[str]:
              for f in sorted(present & set(files)) if sha256_file(path/f) != files[f]])
 
 # %% ../../nbs/11_checkpointing.ipynb #67319e3f
+def checkpoint_folders(run_dir: Union[str, Path]) -> list[Path]:
+    "The `checkpoint-<step>` folders in `run_dir`, sorted by step (none when it does not exist)."
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir(): return []
+    found = [p for p in run_dir.iterdir() if p.is_dir() and _CHECKPOINT_RE.fullmatch(p.name)]
+    return sorted(found, key=lambda p: int(_CHECKPOINT_RE.fullmatch(p.name)[1]))
+
 @patch
 def list_checkpoints(self: CheckpointManager) -> list[Path]:
     "The checkpoint folders of the run, sorted by step."
-    if not self.output_dir.is_dir(): return []
-    found = [p for p in self.output_dir.iterdir() if p.is_dir() and _CHECKPOINT_RE.fullmatch(p.name)]
-    return sorted(found, key=lambda p: int(_CHECKPOINT_RE.fullmatch(p.name)[1]))
+    return checkpoint_folders(self.output_dir)
 
 # %% ../../nbs/11_checkpointing.ipynb #bb8bb254
 @patch

@@ -28,7 +28,7 @@ from .checkpointing import CheckpointError, CheckpointManager, git_commit, read_
 from .tracking import logger
 
 # %% auto #0
-__all__ = ['RunLockedError', 'RunLock', 'environment_info', 'record_start', 'write_run_config', 'config_changes',
+__all__ = ['RunLockedError', 'RunLock', 'lock_holder', 'environment_info', 'record_start', 'write_run_config', 'config_changes',
            'keep_old_config', 'same_model', 'check_run_dir', 'check_resume_from', 'StartPoint', 'start_point',
            'check_same_data', 'resume_accumulation']
 
@@ -99,6 +99,19 @@ def __exit__(self: RunLock, *exc):
         _unlock_file(f)
     except OSError: pass  # a file system without locks: there is nothing to release
     f.close()
+
+# %% ../../nbs/15_rundir.ipynb #4bfc7b75
+def lock_holder(run_dir: Union[str, Path]) -> Optional[str]:
+    "Who holds the lock on `run_dir`, as its lock file says, when that process can be alive; None when nobody does."
+    try: text = (Path(run_dir)/".lock").read_text().strip()
+    except OSError: return None
+    parts = text.split()  # what `__enter__` writes: "process <pid> on <host> since <time>"
+    if len(parts) < 4 or parts[0] != "process" or not parts[1].isdigit(): return None
+    if parts[3] == socket.gethostname():
+        try: os.kill(int(parts[1]), 0)
+        except ProcessLookupError: return None  # it died without unlocking: the lock went with it
+        except PermissionError: pass  # alive, another user's
+    return text
 
 # %% ../../nbs/15_rundir.ipynb #15a52be5
 @patch
