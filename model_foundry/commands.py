@@ -8,12 +8,15 @@ Docs: https://model-foundry.github.io/model-foundry/commands.html.md"""
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
+from typing import Optional
 
 from .config import FoundryError
 
 # %% auto #0
-__all__ = ['add_config_args', 'Interrupted', 'run_user_command']
+__all__ = ['STOP_SIGNALS', 'add_config_args', 'Interrupted', 'StopSignals', 'Stopped', 'run_user_command']
 
 # %% ../nbs/03_commands.ipynb #74d373a7
 def add_config_args(p: argparse.ArgumentParser,
@@ -34,9 +37,49 @@ def add_config_args(p: argparse.ArgumentParser,
 class Interrupted(KeyboardInterrupt):
     "Ctrl-C during training: its message says where the run stopped and where the same command continues it."
 
+# %% ../nbs/03_commands.ipynb #0b7d9e10
+STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGUSR2")
+
+class StopSignals:
+    "While active (`with StopSignals() as stop`), `STOP_SIGNALS` ask training to stop; `stop.signum` is the first one."
+    def __init__(self): self.signum, self._old = None, {}
+
+    def _handle(self, signum, frame):
+        if signum == signal.SIGINT and self.signum is not None: raise KeyboardInterrupt  # asked twice: now
+        self.ask(signum)
+
+    def ask(self, signum: int):
+        "Ask to stop as the signal `signum` does (the first asking is the one that counts)."
+        if self.signum is None: self.signum = signum
+
+    @property
+    def name(self) -> Optional[str]:
+        "The name of the signal that asked to stop (None while none has)."
+        return signal.Signals(self.signum).name if self.signum else None
+
+    def __enter__(self) -> StopSignals:
+        if threading.current_thread() is threading.main_thread():
+            for name in STOP_SIGNALS:
+                if hasattr(signal, name): self._old[getattr(signal, name)] = signal.signal(getattr(signal, name), self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        for sig, old in self._old.items(): signal.signal(sig, old)
+        self._old = {}
+
+# %% ../nbs/03_commands.ipynb #18be4712
+class Stopped(Interrupted):
+    "Training stopped by a signal once its step was saved; `signum` is the signal, `exit_status` 128 plus its number."
+    def __init__(self, signum: int, message: str):
+        super().__init__(message)
+        self.signum, self.reported = signum, False  # reported: logged already, by the trainer
+
+    @property
+    def exit_status(self) -> int: return 128 + self.signum
+
 # %% ../nbs/03_commands.ipynb #cb0dc56a
 def run_user_command(fn, *args, **kwargs) -> int:
-    "Call `fn`; a `FoundryError` becomes one line on stderr and status 2, Ctrl-C status 130."
+    "Call `fn`; a `FoundryError` becomes one line on stderr and status 2, Ctrl-C 130, a stop signal 128 + its number."
     try:
         fn(*args, **kwargs)
         return 0
@@ -46,6 +89,9 @@ def run_user_command(fn, *args, **kwargs) -> int:
     except OSError as e:  # a path that is a file, a full disk, no permission: the machine's answer, said plainly
         print(f"error: {e.strerror or e}{f': {e.filename}' if e.filename else ''}", file=sys.stderr)
         return 2
+    except Stopped as e:
+        if not e.reported: print(str(e), file=sys.stderr)
+        return e.exit_status
     except KeyboardInterrupt as e:
         print(f"interrupted {e}" if isinstance(e, Interrupted) else "interrupted: run the same command again to "
               "continue from the latest checkpoint", file=sys.stderr)

@@ -18,7 +18,7 @@ from typing import NamedTuple, Optional, Union
 import torch
 from fastcore.basics import patch
 
-from .commands import add_config_args, run_user_command
+from .commands import Stopped, add_config_args, run_user_command
 from .config import ConfigError, ExperimentConfig, FoundryError, StepPlan, config_hash, inert_settings, load_config, parse_config, plan_steps, resolve_path
 from .corpus import corpus_files, run_manipulations
 from .data import PreparedData, prepare_data, step_counts
@@ -249,7 +249,11 @@ def _run(self: Trainer, start: Start) -> Path:
                           start.checkpoint, progress=self._progress())
         if first: wandb_run = loop.wandb_run = self._wandb(start)
         logger.info(_summary(c, loop, prep))
-        loop.run()
+        try: loop.run()
+        except Stopped as e:  # said once, in the run's log (by the first process); the command line says no more
+            if first: logger.warning(str(e))
+            e.reported = True
+            raise
         finished = True
         sizes = [checkpoint_size(p) for p in start.checkpoints.list_checkpoints()]
         logger.info(f"{c.experiment_name}: finished; {len(sizes)} checkpoints in {self.output_dir} "

@@ -36,8 +36,8 @@ from .tokenization import load_tokenizer
 # %% auto #0
 __all__ = ['METADATA', 'TRAINING_STATE', 'TRAINER_STATE', 'TOKENIZER_BYTES', 'capture_rng_state', 'restore_rng_state',
            'git_commit', 'git_dirty', 'library_versions', 'CheckpointError', 'CheckpointManager', 'read_trainer_state',
-           'read_metadata', 'checkpoint_folders', 'checkpoint_size', 'strip_resume_state', 'tokenizer_bytes',
-           'estimate_checkpoint_bytes', 'disk_estimate']
+           'read_metadata', 'checkpoint_folders', 'checkpoint_size', 'strip_resume_state', 'is_unscheduled',
+           'tokenizer_bytes', 'estimate_checkpoint_bytes', 'disk_estimate']
 
 # %% ../../nbs/11_checkpointing.ipynb #e2d87f7a
 def capture_rng_state() -> dict:
@@ -151,7 +151,7 @@ def _write_metadata(self: CheckpointManager, folder: Path, step: int, epoch: int
         "training_config": self.config.training.model_dump(mode="json"),
         "model_config": self.config.model.model_dump(mode="json"), "tokens_seen": state.get("tokens_seen", 0),
         "words_seen": state.get("words_seen", 0), "resumable": resumable,
-        "eval": state.get("eval"), "library_versions": self.versions, **self.provenance,
+        "unscheduled": bool(state.get("unscheduled")), "eval": state.get("eval"), "library_versions": self.versions, **self.provenance,
         "files": {p.relative_to(folder).as_posix(): sha256_file(p) for p in listed},
         "file_sizes": {p.relative_to(folder).as_posix(): p.stat().st_size for p in listed}})
 
@@ -314,6 +314,27 @@ def prune_resume_states(self: CheckpointManager,
         strip_resume_state(p)
         pruned.append(p)
     return pruned
+
+# %% ../../nbs/11_checkpointing.ipynb #8846b8b5
+def is_unscheduled(path: Union[str, Path]) -> bool:
+    "Whether the checkpoint at `path` was saved where a signal stopped its run, off the schedule."
+    try: return bool(read_metadata(path).get("unscheduled"))
+    except CheckpointError: return False
+
+@patch
+def remove_unscheduled(self: CheckpointManager,
+                       before: int, # a step saved on the schedule: unscheduled checkpoints before it go
+                      ) -> list[Path]:
+    "Delete the unscheduled checkpoints of steps before `before`; the folders removed."
+    gone = []
+    for p in self.list_checkpoints():
+        if int(_CHECKPOINT_RE.fullmatch(p.name)[1]) >= before: break
+        if not is_unscheduled(p): continue
+        doomed = p.with_name(f".{p.name}.tmp-{os.getpid()}")
+        os.replace(p, doomed)
+        shutil.rmtree(doomed)
+        gone.append(p)
+    return gone
 
 # %% ../../nbs/11_checkpointing.ipynb #6ba06f7e
 # a SentencePiece tokenizer saved as a checkpoint holds it: about 600 kB whatever its size (the normalizer's tables,

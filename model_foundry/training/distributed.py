@@ -18,8 +18,9 @@ from fastcore.basics import patch
 from ..config import FoundryError
 
 # %% auto #0
-__all__ = ['World', 'world', 'process_device', 'init_distributed', 'StoppedByFirstProcess', 'decided_by_first', 'shard_model',
-           'parallelize', 'unwrap', 'is_sharded', 'is_sharded_model', 'full_model_state', 'ShardedOptimizer']
+__all__ = ['World', 'world', 'process_device', 'init_distributed', 'StoppedByFirstProcess', 'decided_by_first', 'largest_of_all',
+           'shard_model', 'parallelize', 'unwrap', 'is_sharded', 'is_sharded_model', 'full_model_state',
+           'ShardedOptimizer']
 
 # %% ../../nbs/13_distributed.ipynb #589a6565
 class World(NamedTuple):
@@ -74,6 +75,16 @@ def decided_by_first(decide: Callable[[], Any], # the work; run by the first pro
     kind, value = status[0]
     if kind == "ok": return value
     raise (StoppedByFirstProcess if kind == "error" else RuntimeError)(f"process 0 stopped: {value}")
+
+# %% ../../nbs/13_distributed.ipynb #8a0a4703
+def largest_of_all(value: int, # this process's value
+                   device: Optional[torch.device] = None, # where the process's collectives run (NCCL: its GPU)
+                  ) -> int:
+    "The largest of every process's `value` (the value itself in one process)."
+    if not torch.distributed.is_initialized(): return value
+    t = torch.tensor([value], device=device or process_device())
+    torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MAX)
+    return int(t.item())
 
 # %% ../../nbs/13_distributed.ipynb #c69f132a
 def shard_model(model: torch.nn.Module) -> torch.nn.Module:

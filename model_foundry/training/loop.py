@@ -11,6 +11,7 @@ import gc
 import math
 import os
 import random
+import signal
 import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
@@ -22,12 +23,12 @@ import torch
 from fastcore.basics import patch
 from tqdm.auto import tqdm
 
-from ..commands import Interrupted
+from ..commands import Interrupted, Stopped, StopSignals
 from ..config import ConfigError, ExperimentConfig, FoundryError, StepPlan, TrainingConfig, config_hash
 from ..data import PreparedData, TokenChunks, epoch_order, make_loader
 from ..model import amp_note, autocast_context, create_model, prepare_for_training, resolve_precision
 from .checkpointing import CheckpointManager, capture_rng_state, checkpoint_size, read_metadata
-from .distributed import ShardedOptimizer, full_model_state, is_sharded, is_sharded_model, parallelize, process_device, unwrap, world
+from .distributed import ShardedOptimizer, full_model_state, is_sharded, is_sharded_model, largest_of_all, parallelize, process_device, unwrap, world
 from .tracking import MetricsLog, Progress, logger, memory_stats, wandb_key
 
 # %% auto #0
@@ -153,7 +154,7 @@ class TrainingLoop:
         self.config, self.plan, self.checkpoints, self.tokenizer = config, plan, checkpoints, tokenizer
         self.schedule, self.device, self.wandb_run, self.progress = set(schedule), device, wandb_run, progress
         self.eval_data, self.fault_hook = eval_data, fault_hook
-        self.state, self.saved_step = state or TrainState(), None  # the step of the newest checkpoint saved or resumed
+        self.state, self.saved_step, self.stop = state or TrainState(), None, None  # progress, newest saved step, signals
         self.precision = resolve_precision(config.training, device)
         if config.training.use_amp and config.training.precision is None and self.rank == 0:  # said once, at the start
             (logger.warning if self.precision == "fp32" else logger.info)(amp_note(self.precision, device))
@@ -369,8 +370,8 @@ def log(self: TrainingLoop, m: dict, tokens_per_s: Optional[float] = None):
 
 # %% ../../nbs/14_loop.ipynb #09e740e9
 @patch
-def save(self: TrainingLoop, evaluation: Optional[dict] = None) -> Path:
-    "Save a resumable checkpoint of the current step; then prune older resume states (`training.keep_resume_states`)."
+def save(self: TrainingLoop, evaluation: Optional[dict] = None, unscheduled: bool = False) -> Path:
+    "Save a resumable checkpoint of the current step (`unscheduled`: off the schedule); prune older resume states."
     rank_rng = model_state = optimizer_state = None
     if self.distributed:  # every process's random streams go into the checkpoint, for an exact resume
         rank_rng = [None] * self.world
@@ -380,12 +381,13 @@ def save(self: TrainingLoop, evaluation: Optional[dict] = None) -> Path:
     if self.rank != 0: return self.checkpoints.path(self.state.step)  # only the first process writes
     extra = {"wandb_run_id": self.wandb_run.id if self.wandb_run is not None else None,
              "precision": self.precision, "eval": evaluation or None, "world_size": self.world,
-             "sequences_per_step": self.plan.sequences_per_step}
+             "sequences_per_step": self.plan.sequences_per_step, "unscheduled": unscheduled}
     path = self.checkpoints.save_checkpoint(self.model, self.tokenizer, self.optimizer, self.scheduler,
                                             global_step=self.state.step, epoch=self.state.epoch, scaler=self.scaler,
                                             state={**asdict(self.state), **extra}, rank_rng=rank_rng,
                                             model_state=model_state, optimizer_state=optimizer_state)
     pruned = self.checkpoints.prune_resume_states(self.config.training.keep_resume_states)
+    if not unscheduled: self.checkpoints.remove_unscheduled(before=self.state.step)
     size = checkpoint_size(path)
     logger.debug(f"{path.name}: {size['weights'] / 2**20:.1f} MiB of weights, {size['resume_state'] / 2**20:.1f} MiB "
                  f"of resume state" + (f"; resume state pruned from {', '.join(p.name for p in pruned)}" if pruned
@@ -395,7 +397,7 @@ def save(self: TrainingLoop, evaluation: Optional[dict] = None) -> Path:
 # %% ../../nbs/14_loop.ipynb #2d8005e9
 @patch
 def _run_steps(self: TrainingLoop, bar: Progress) -> TrainState:
-    "The steps of `run`, shown on `bar`."
+    "The steps of `run`, shown on `bar`; after each, a signal that `self.stop` caught (in any process) stops them."
     s, plan, t = self.state, self.plan, self.config.training
     tokens_per_step = plan.sequences_per_step * self.data.seq_len
     batches, lg = self.step_batches(), self.config.logging
@@ -440,6 +442,8 @@ def _run_steps(self: TrainingLoop, bar: Progress) -> TrainState:
             logger.info(f"step {s.step:,}/{plan.train_steps:,}: loss {m['loss']:.4f}"
                         + (f", held-out loss {ev['eval_loss']:.4f}" if ev else "") + f", {path.name} saved; about "
                         f"{tqdm.format_interval(bar.eta())} left")
+        if self.stop and not last and (signum := largest_of_all(self.stop.signum or 0, self.device)):
+            self._stop(signum, saving)
     return s
 
 # %% ../../nbs/14_loop.ipynb #e37e5d64
@@ -455,9 +459,20 @@ def run(self: TrainingLoop) -> TrainState:
     evals = set(range(every, plan.train_steps + 1, every)) if every else set()
     bar = Progress(plan.train_steps, s.step, plan.sequences_per_step * self.data.seq_len, self.schedule | evals,
                    show=self.progress and self.rank == 0)
-    try: return self._run_steps(bar)
-    except KeyboardInterrupt: raise Interrupted(self._resume_note()) from None
-    finally: bar.close()
+    with StopSignals() as self.stop:
+        try: return self._run_steps(bar)
+        except Stopped: raise
+        except KeyboardInterrupt: raise Interrupted(self._resume_note()) from None
+        finally: bar.close()
+
+@patch
+def _stop(self: TrainingLoop, signum: int, saved: bool):
+    "Save the step just trained (unless the schedule just did), and raise `Stopped`."
+    if not saved: self.save(unscheduled=True); self.saved_step = self.state.step
+    off = "" if saved else " (off the schedule: not on the learning curves, and removed at the next scheduled save)"
+    raise Stopped(signum, f"stopped by {signal.Signals(signum).name} at step {self.state.step:,} of "
+                  f"{self.plan.train_steps:,}: checkpoint-{self.state.step}{off} holds its resume state; run the "
+                  f"same command again to continue from it")
 
 @patch
 def _resume_note(self: TrainingLoop) -> str:
