@@ -1,4 +1,4 @@
-"""`study run` trains every run of a study through submitit, a bounded pool of local processes each with its share of the cores; finished runs are skipped, interrupted ones continue, failed ones are retried and then reported. `study status` reads each run's state from its folder.
+"""`study run` trains every run of a study through submitit: a bounded pool of local processes each with its share of the cores, or one SLURM job array whose jobs are requeued at their time limit; finished runs are skipped, interrupted ones continue, failed ones are retried and then reported. `study status` reads each run's state from its folder.
 
 Docs: https://model-foundry.github.io/model-foundry/launch.html.md"""
 
@@ -9,18 +9,22 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import signal
+import subprocess
 import time
 from pathlib import Path
 from typing import Optional
 
-from .config import parse_config
+from .commands import Stopped
+from .config import ConfigError, parse_config
 from .helpers import read_json, write_json
 from .study import Study, StudyRun, text_table
 from .training.checkpointing import CheckpointError, checkpoint_folders, read_metadata
 from .training.rundir import lock_holder
 
 # %% auto #0
-__all__ = ['STATES', 'train_run', 'run_state', 'study_status', 'status_lines', 'run_study']
+__all__ = ['STATES', 'train_run', 'TrainJob', 'job_name', 'slurm_queue', 'run_state', 'study_status', 'status_lines', 'run_study']
 
 # %% ../nbs/21_launch.ipynb #c5acf03c
 def train_run(config: dict, # the run's config, `ExperimentConfig.model_dump(mode="json")`
@@ -37,8 +41,24 @@ def train_run(config: dict, # the run's config, `ExperimentConfig.model_dump(mod
     setup_logging(cfg.logging.console)
     return str(Trainer(cfg, base_dir=base_dir).train())
 
+# %% ../nbs/21_launch.ipynb #619917d2
+class TrainJob:
+    "A job of a study: `train_run`, requeued by submitit on SLURM when a time limit's signal stopped the run."
+    def __call__(self, config: dict, base_dir: str, threads: int = 1) -> str:
+        "The run's folder when it is done, else \"stopped ...\" (the trainer's message) when a signal stopped it."
+        try: return train_run(config, base_dir, threads)
+        except Stopped as e:
+            if e.signum == signal.SIGUSR2 and os.environ.get("SUBMITIT_EXECUTOR") == "slurm":
+                signal.raise_signal(signal.SIGUSR2)  # submitit's own handler, back in place: it requeues and exits
+            return str(e)
+
+    def checkpoint(self, *args, **kwargs):
+        "What submitit requeues: the same run, continued from the checkpoint the signal saved."
+        from submitit.helpers import DelayedSubmission
+        return DelayedSubmission(TrainJob(), *args, **kwargs)
+
 # %% ../nbs/21_launch.ipynb #d6b8b8e1
-STATES = ("pending", "running", "interrupted", "failed", "done")
+STATES = ("pending", "running", "preempted", "interrupted", "failed", "done")
 
 def _last_row(path: Path) -> Optional[dict]:
     "The last whole row of a JSONL file, read from its end (None without one)."
@@ -60,8 +80,19 @@ def _newest(run_dir: Path) -> Optional[dict]:
     except CheckpointError: return None
 
 # %% ../nbs/21_launch.ipynb #807e9970
-def run_state(study: Study, run: StudyRun, plan: Optional[dict] = None, launch: Optional[dict] = None) -> dict:
-    "Where one run of `study` stands, read from its folder, the study's `plan.json` and `launch.json`."
+def job_name(study: Study) -> str: return f"foundry-{study.spec.study_name}"
+
+def slurm_queue(study: Study) -> dict[str, str]:
+    "Job id -> state (PENDING, RUNNING, ...) of the study's jobs in SLURM's queue; {} where there is no `squeue`."
+    if not shutil.which("squeue"): return {}
+    try: out = subprocess.run(["squeue", "--noheader", "--array", f"--name={job_name(study)}", "--format=%i %T"],
+                              capture_output=True, text=True, timeout=60).stdout
+    except (OSError, subprocess.TimeoutExpired): return {}
+    return dict(line.split()[:2] for line in out.splitlines() if len(line.split()) >= 2)
+
+def run_state(study: Study, run: StudyRun, plan: Optional[dict] = None, launch: Optional[dict] = None,
+              queue: Optional[dict] = None) -> dict:
+    "Where one run of `study` stands, read from its folder, the study's `plan.json` and `launch.json`, and the queue."
     plan = (read_json(study.folder/"plan.json") or {}) if plan is None else plan
     launch = (read_json(study.folder/"launch.json") or {}) if launch is None else launch
     run_dir = study.base_dir/run.config.training.output_dir
@@ -70,21 +101,25 @@ def run_state(study: Study, run: StudyRun, plan: Optional[dict] = None, launch: 
     row = _last_row(run_dir/"metrics.jsonl") or {}
     step = max(saved or 0, row.get("step") or 0) if meta else None
     record = launch.get(run.name) or {}
+    queued = (slurm_queue(study) if queue is None and record.get("slurm_job") else queue or {}).get(record.get("slurm_job"))
     if meta and steps is not None and saved >= steps: state = "done"
-    elif lock_holder(run_dir): state = "running"
+    elif lock_holder(run_dir) or queued in ("RUNNING", "COMPLETING"): state = "running"
+    elif queued: state = "pending"  # waiting in the queue
     elif record.get("state") == "failed" and record.get("step") == saved: state = "failed"
-    elif meta: state = "interrupted"
+    elif meta: state = "preempted" if meta.get("unscheduled") else "interrupted"
     else: state = "pending"
     seconds, tokens = (meta or {}).get("train_seconds") or 0, (meta or {}).get("tokens_seen") or 0
     rate = tokens / seconds if seconds else None
     left = seconds / saved * (steps - step) if seconds and saved and steps and state != "done" else None
     return {"run": run.name, "state": state, "step": step, "steps": steps, "checkpoint": saved,
-            "tokens_per_s": rate, "eta_s": left, "attempts": record.get("attempts", 0), "error": record.get("error")}
+            "tokens_per_s": rate, "eta_s": left, "attempts": record.get("attempts", 0), "error": record.get("error"),
+            "job": record.get("slurm_job")}
 
 def study_status(study: Study) -> list[dict]:
     "Every run's state (`run_state`), in the study's order."
     plan, launch = read_json(study.folder/"plan.json") or {}, read_json(study.folder/"launch.json") or {}
-    return [run_state(study, r, plan, launch) for r in study.runs]
+    queue = slurm_queue(study) if any(r.get("slurm_job") for r in launch.values()) else {}
+    return [run_state(study, r, plan, launch, queue) for r in study.runs]
 
 # %% ../nbs/21_launch.ipynb #e72bf905
 def _duration(s: Optional[float]) -> str:
@@ -114,6 +149,13 @@ def _error_line(e: BaseException) -> str:
 
 def _threads(max_parallel: int) -> int: return max(1, (os.cpu_count() or 1) // max_parallel)
 
+def _noter(study: Study, launch: dict):
+    "A function that records what happened to a run in `launch` and writes it to `launch.json`."
+    def note(run: StudyRun, **values):
+        launch[run.name] = {**launch.get(run.name, {}), **values}
+        write_json(study.folder/"launch.json", launch)
+    return note
+
 def _executor(study: Study):
     import submitit
     ex = submitit.LocalExecutor(folder=study.folder/"jobs"/"%j")
@@ -126,21 +168,25 @@ def run_study(study: Study,
               retries: Optional[int] = None, # times a failed run is started again (default: the study's `launch.retries`)
               log=print, # where progress lines go
               poll: float = 1.0, # seconds between looks at the jobs
+              wait: bool = True, # on SLURM: follow the jobs until they end (False: submit, and return)
              ) -> list[dict]:
-    "Train every run of `study` that is not done, locally, a bounded pool at a time; the runs' states at the end."
-    if study.spec.launch.backend != "local":
-        from model_foundry.config import ConfigError
-        raise ConfigError(f"{study.source}: launch.backend {study.spec.launch.backend!r}: this version runs studies "
-                          f"on this machine only; set launch.backend: local")
+    "Train every run of `study` that is not done (locally, or as a SLURM job array); the runs' states at the end."
     study.record()
     rows = study.plan(log)
     plan = {r["run"]: {"steps": r["steps"], "checkpoints": r["checkpoints"]} for r in rows}
     write_json(study.folder/"plan.json", plan)
     launch = read_json(study.folder/"launch.json") or {}
     retries = study.spec.launch.retries if retries is None else retries
-    todo = [r for r, s in zip(study.runs, study_status(study)) if s["state"] != "done"]
+    states = study_status(study)
+    todo = [r for r, s in zip(study.runs, states)  # not done, and not in SLURM's queue
+            if s["state"] != "done" and not (s["job"] and s["state"] in ("pending", "running"))]
     if not todo:
-        log(f"nothing to do: all {len(study.runs)} runs are done")
+        busy = sum(s["state"] != "done" for s in states)
+        log(f"nothing to do: all {len(study.runs)} runs are done" if not busy else
+            f"nothing to start: {busy} run(s) are queued or running, the others done")
+        return study_status(study)
+    if study.spec.launch.backend == "slurm":
+        _slurm(study, todo, retries, plan, launch, log, max(poll, 5.0) if wait else None)
         return study_status(study)
     n = max_parallel or study.spec.launch.max_parallel or min(len(todo), os.cpu_count() or 1)
     log(f"{len(todo)} of {len(study.runs)} runs to train, {n} at a time, each with {_threads(n)} torch thread(s)")
@@ -150,16 +196,13 @@ def run_study(study: Study,
 # %% ../nbs/21_launch.ipynb #c0df3d75
 def _pool(study: Study, todo: list[StudyRun], n: int, retries: int, plan: dict, launch: dict, log, poll: float):
     "Keep `n` of `todo` training until each is done or has failed `retries + 1` times; `launch.json` says how it went."
-    executor, waiting, active, tries = _executor(study), list(todo), {}, {}
-    def note(run, **values):
-        launch[run.name] = {**launch.get(run.name, {}), **values}
-        write_json(study.folder/"launch.json", launch)
+    executor, waiting, active, tries, note = _executor(study), list(todo), {}, {}, _noter(study, launch)
     while waiting or active:
         for run in list(waiting):
             if len(active) >= n: break
             if run_state(study, run, plan, {})["state"] == "running": continue  # another process trains it: wait
             waiting.remove(run)
-            job = executor.submit(train_run, run.config.model_dump(mode="json"), str(study.base_dir), _threads(n))
+            job = executor.submit(TrainJob(), run.config.model_dump(mode="json"), str(study.base_dir), _threads(n))
             active[run.name], tries[run.name] = (run, job), tries.get(run.name, 0) + 1
             note(run, state="started", attempts=launch.get(run.name, {}).get("attempts", 0) + 1)
             log(f"{run.name}: started (attempt {tries[run.name]})")
@@ -167,13 +210,82 @@ def _pool(study: Study, todo: list[StudyRun], n: int, retries: int, plan: dict, 
         for name, (run, job) in list(active.items()):
             if not job.done(): continue
             del active[name]
-            try: job.result()
-            except Exception as e:  # the job's failure: the run's error is the last line of its message
-                note(run, state="failed", step=run_state(study, run, plan, {})["checkpoint"], error=_error_line(e))
+            if _ended(study, run, job, plan, note, log) == "failed":
                 if tries[name] <= retries:
-                    log(f"{name}: failed ({launch[name]['error']}); starting it again")
+                    log(f"{name}: starting it again")
                     waiting.append(run)
-                else: log(f"{name}: failed {tries[name]} time(s); the last: {launch[name]['error']}")
-                continue
-            note(run, state="done", error=None)
-            log(f"{name}: done")
+                else: log(f"{name}: failed {tries[name]} time(s)")
+
+# %% ../nbs/21_launch.ipynb #e382d50f
+def _ended(study: Study, run: StudyRun, job, plan: dict, note, log) -> str:
+    "Note and say how `run`'s finished `job` ended: done, stopped (by a signal) or failed."
+    try: result = job.result()
+    except Exception as e:  # the job's failure: the run's error is the last line of its message
+        note(run, state="failed", step=run_state(study, run, plan, {})["checkpoint"], error=_error_line(e))
+        log(f"{run.name}: failed ({_error_line(e)})")
+        return "failed"
+    if isinstance(result, str) and result.startswith("stopped"):
+        note(run, state="stopped", error=None)
+        log(f"{run.name}: {result}")
+        return "stopped"
+    note(run, state="done", error=None)
+    log(f"{run.name}: done")
+    return "done"
+
+# %% ../nbs/21_launch.ipynb #1f5cb0ee
+def _slurm_executor(study: Study):
+    "submitit's SLURM executor, with the study's `launch.slurm` settings."
+    import submitit
+    s = study.spec.launch.slurm
+    ex = submitit.AutoExecutor(folder=study.folder/"jobs"/"%j", cluster="slurm", slurm_max_num_timeout=s.max_requeues)
+    optional = {"slurm_partition": s.partition, "slurm_account": s.account, "slurm_qos": s.qos, "mem_gb": s.mem_gb,
+                "gpus_per_node": s.gpus_per_node or None}
+    ex.update_parameters(name=job_name(study), timeout_min=s.time_minutes, cpus_per_task=s.cpus_per_task,
+                         slurm_array_parallelism=s.array_parallelism, slurm_signal_delay_s=s.signal_delay_s,
+                         slurm_additional_parameters={"requeue": True, **s.additional}, slurm_setup=list(s.setup),
+                         **{k: v for k, v in optional.items() if v is not None})
+    return ex
+
+def _submit(study: Study, runs: list[StudyRun], launch: dict, note) -> dict:
+    "Submit `runs` as one job array: run name -> (run, job)."
+    from submitit.core.utils import FailedJobError
+    threads = study.spec.launch.slurm.cpus_per_task
+    try: jobs = _slurm_executor(study).map_array(TrainJob(), [r.config.model_dump(mode="json") for r in runs],
+                                                 [str(study.base_dir)] * len(runs), [threads] * len(runs))
+    except FileNotFoundError:
+        raise ConfigError(f"{study.source}: launch.backend slurm, but there is no sbatch here: run it where jobs "
+                          f"are submitted (a SLURM login node), or set launch.backend: local") from None
+    except FailedJobError as e:
+        raise ConfigError(f"{study.source}: SLURM refused the study's job array ({_error_line(e)}): check "
+                          f"launch.slurm") from None
+    for r, j in zip(runs, jobs):
+        note(r, state="submitted", slurm_job=j.job_id, attempts=launch.get(r.name, {}).get("attempts", 0) + 1)
+    return {r.name: (r, j) for r, j in zip(runs, jobs)}
+
+# %% ../nbs/21_launch.ipynb #10657f3d
+def _slurm(study: Study, todo: list[StudyRun], retries: int, plan: dict, launch: dict, log, poll: Optional[float]):
+    "Submit `todo` as a job array; with `poll` (seconds), follow the jobs until each has ended, retrying failed runs."
+    note, s = _noter(study, launch), study.spec.launch.slurm
+    active = _submit(study, todo, launch, note)
+    log(f"{len(todo)} run(s) submitted as SLURM job array {next(iter(active.values()))[1].job_id.split('_')[0]}: "
+        f"{s.array_parallelism} at once, each with {s.cpus_per_task} CPU(s) and {s.time_minutes} minutes before it "
+        f"is requeued")
+    tries, missing = {name: 1 for name in active}, {}
+    while poll is not None and active:
+        time.sleep(poll)
+        queue, again = slurm_queue(study), []
+        for name, (run, job) in list(active.items()):
+            if job.paths.result_pickle.exists():
+                del active[name]
+                if _ended(study, run, job, plan, note, log) == "failed" and tries[name] <= retries: again.append(run)
+            elif job.job_id in queue: missing.pop(name, None)
+            elif missing.setdefault(name, 0) >= 1:  # gone from the queue twice in a row, without a result
+                del active[name]
+                note(run, state="left the queue")
+                log(f"{name}: job {job.job_id} left the queue without a result (cancelled or killed); the next "
+                    f"study run continues it")
+            else: missing[name] += 1
+        if again:
+            for r in again: tries[r.name] += 1
+            log(f"{', '.join(r.name for r in again)}: submitting again")
+            active.update(_submit(study, again, launch, note))

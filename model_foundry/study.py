@@ -57,6 +57,8 @@ class Slurm(_Part):
     qos: Optional[str] = None  # sbatch --qos
     array_parallelism: int = Field(16, gt=0)  # runs of the array at once
     signal_delay_s: int = Field(120, ge=0)  # SIGUSR2 this long before the time limit
+    max_requeues: int = Field(20, ge=0)  # times a run's job is requeued at its time limit
+    setup: list[str] = []  # shell lines each job runs first (e.g. "module load cuda", "source .venv/bin/activate")
     additional: dict[str, Union[str, int, bool]] = {}  # any other sbatch option, without its leading --
 
 class Launch(_Part):
