@@ -26,6 +26,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from .config import FoundryError
 from .helpers import fingerprint, no_progress_bars, read_json, read_jsonl, sha256_file
 from .shards import encode_texts, frame_documents, token_frame
+from .training.checkpointing import is_unscheduled
 from .training.tracking import MetricsLog
 
 # %% auto #0
@@ -96,7 +97,7 @@ def load_run(output_dir: Union[str, Path]) -> Run:
     path = Path(output_dir)
     if not path.is_dir(): raise EvaluationError(f"{path} is not a folder; give a run directory (training.output_dir)")
     folders = [p for p in path.iterdir() if p.is_dir() and re.fullmatch(r"checkpoint-\d+", p.name)
-               and (p/"config.json").is_file()]
+               and (p/"config.json").is_file() and not is_unscheduled(p)]  # a stop's resume point: no curve point
     if not folders and (path/"config.json").is_file(): folders = [path]
     if not folders:
         raise EvaluationError(f"{path} holds no checkpoints (no checkpoint-<step> folder with a config.json); give a "
@@ -245,7 +246,7 @@ def stream(self: HeldOutLoss, tokenizer) -> np.ndarray:
 
 # %% ../nbs/18_evaluation.ipynb #5832901b
 class MinimalPairs(Metric):
-    "Minimal-pair accuracy by total sentence log-probability, overall and per phenomenon."
+    "Minimal-pair accuracy by total sentence log-probability, overall and per phenomenon; and each pair's scores."
     name = "minimal_pairs"
     def __init__(self, pairs, # a JSONL file of {"good", "bad", "phenomenon"} objects, or a list of such dicts
                  batch_size: int = 64, # sentences per forward pass
@@ -257,7 +258,7 @@ class MinimalPairs(Metric):
                                       f"{str(p)[:80]}")
         if not self.pairs: raise EvaluationError("there are no minimal pairs to evaluate")
         self.batch_size = batch_size
-    def _identity(self): return self._fp, "unequal_length"  # rows since they count pairs of unequal length
+    def _identity(self): return self._fp, "items"  # rows since they hold each pair's scores
 
     def __call__(self, model, tokenizer) -> list[dict]:
         s = self.scores(model, tokenizer)
@@ -268,8 +269,12 @@ class MinimalPairs(Metric):
         groups = {"all": np.ones(len(right), dtype=bool)}
         for ph in sorted({str(p.get("phenomenon", "all")) for p in self.pairs} - {"all"}):
             groups[ph] = np.array([str(p.get("phenomenon", "all")) == ph for p in self.pairs])
+        items = [{"metric": "minimal_pair_item", "item": p.get("item", p.get("pairID", i)), "phenomenon": str(p.get(
+                  "phenomenon", "all")), "value": float(right[i]), "correct": bool(right[i]), "good_logprob": float(
+                  s[i, 0]), "bad_logprob": float(s[i, 1]), "good_tokens": int(n[0]), "bad_tokens": int(n[1])}
+                 for i, (p, n) in enumerate(zip(self.pairs, lengths))]
         return [{"metric": "minimal_pairs", "phenomenon": ph, "value": float(right[g].mean()), "chance": 0.5,
-                 "pairs": int(g.sum()), "unequal_length": int(unequal[g].sum())} for ph, g in groups.items()]
+                 "pairs": int(g.sum()), "unequal_length": int(unequal[g].sum())} for ph, g in groups.items()] + items
 
 # %% ../nbs/18_evaluation.ipynb #da505276
 @patch

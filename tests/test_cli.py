@@ -100,8 +100,10 @@ def test_evaluate_every_checkpoint_then_from_the_cache(temp_workspace, tiny_corp
     assert "computed, 0 read from the cache" in r.stderr
     table = list(csv.DictReader(open(temp_workspace / "results.csv")))
     assert {row["step"] for row in table} == {"0", "5", "10", "20"}
-    assert {row["metric"] for row in table} == {"minimal_pairs", "surprisal", "loss", "ppl", "weight_norm",
-                                                "weight_change", "weight_change_per_step"}
+    assert {row["metric"] for row in table} == {"minimal_pairs", "minimal_pair_item", "surprisal", "loss", "ppl",
+                                                "weight_norm", "weight_change", "weight_change_per_step"}
+    items = [row for row in table if row["metric"] == "minimal_pair_item" and row["step"] == "20"]
+    assert len(items) == 20 and {"item", "phenomenon", "good_logprob", "bad_logprob", "correct"} <= set(items[0])
     r = run_python(*args, "--out", "results.jsonl", cwd=temp_workspace)
     assert r.returncode == 0 and " 0 result(s) computed, 16 read from the cache" in r.stderr, r.stderr
     again = [json.loads(l) for l in (temp_workspace / "results.jsonl").read_text().splitlines()]

@@ -22,7 +22,7 @@ def test_quickstart(tmp_path):
     assert (run / "loss.png").read_bytes()[:4] == b"\x89PNG"
     assert (run / "minimal_pairs.png").read_bytes()[:4] == b"\x89PNG"
     acc = {r["step"]: r["value"] for r in map(json.loads, (tmp_path / "pairs.jsonl").read_text().splitlines())
-           if r["phenomenon"] == "all"}
+           if r["metric"] == "minimal_pairs" and r["phenomenon"] == "all"}
     first, last = acc[0], acc[max(acc)]
     assert abs(first - 0.5) < 0.08 and last > 0.75, acc  # 600 pairs: chance is 0.5 ± 0.02 (one sd)
     from transformers import AutoModelForCausalLM, AutoTokenizer

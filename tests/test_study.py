@@ -157,7 +157,7 @@ def test_a_study_runs_to_the_end_a_second_run_does_nothing_and_a_killed_one_fini
     import sys
     import time
     write_config(temp_workspace)
-    path = study_file(temp_workspace, launch={"max_parallel": 2})
+    path = study_file(temp_workspace, launch={"max_parallel": 2}, evaluate={"pairs": "corpus/minimal_pairs.jsonl"})
     r = run_cli("study", "run", str(path), cwd=temp_workspace)
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines()[-1] == "4 done (of 4 runs)", r.stdout
@@ -185,3 +185,31 @@ def test_a_study_runs_to_the_end_a_second_run_does_nothing_and_a_killed_one_fini
     rerun = run_cli("study", "run", str(killed), cwd=temp_workspace)
     assert rerun.returncode == 0 and rerun.stdout.splitlines()[-1] == "4 done (of 4 runs)", rerun.stdout + rerun.stderr
     assert _final_weights(temp_workspace, "killed") == _final_weights(temp_workspace, "tiny-study")
+
+    # then the first study's report, from the same command: figures, tables and report.md in the study folder
+    path = study_file(temp_workspace, launch={"max_parallel": 2}, evaluate={"pairs": "corpus/minimal_pairs.jsonl"})
+    rep = run_cli("study", "report", str(path), "--resamples", "200", cwd=temp_workspace)
+    assert rep.returncode == 0, rep.stdout + rep.stderr
+    out = temp_workspace / "studies" / "tiny-study" / "report"
+    for name in ("report.md", "rows.csv", "curves.csv", "acquisition.csv", "acquisition_runs.csv", "differences.csv",
+                 "minimal_pairs.png", "minimal_pairs-phenomena.png", "loss.png"):
+        assert (out / name).is_file(), (name, sorted(p.name for p in out.iterdir()))
+    text = (out / "report.md").read_text()
+    assert "conditions baseline, slow × seeds 0, 1" in text and "| slow | all |" in text, text
+    import csv
+    with open(out / "curves.csv") as f: curves = list(csv.DictReader(f))
+    at_end = {c["group"]: c for c in curves if (c["metric"], c["part"], c["step"]) == ("minimal_pairs", "all", "20")}
+    assert set(at_end) == {"baseline", "slow"} and all(c["seeds"] == "2" for c in at_end.values()), at_end
+    # what the figures show: a mean and a band of two seeds per condition, the chance level, the log step axis
+    from model_foundry.report import acquisition_tables, evaluate_study, report_figures
+    from model_foundry.study import Study
+    study = Study.load(path, base_dir=temp_workspace)
+    rows = evaluate_study(study, log=lambda _: None, progress=False)  # read from the caches the report filled
+    _, groups, _ = acquisition_tables(rows, {"slow": "baseline"}, resamples=50)
+    figs = {name: fig for name, _, fig in report_figures(rows, groups)}
+    ax = figs["minimal_pairs.png"].axes[0]
+    means = [l for l in ax.lines if l.get_gid() == "mean"]
+    assert sorted(l.get_label().split(" (")[0] for l in means) == ["baseline", "slow"], [l.get_label() for l in means]
+    assert all(list(l.get_xdata()) == [0, 5, 10, 20] for l in means), [list(l.get_xdata()) for l in means]
+    assert len([c for c in ax.collections if c.get_gid() == "band"]) == 2
+    assert any(l.get_gid() == "chance" for l in ax.lines) and "log10" in ax.get_xlabel(), ax.get_xlabel()
