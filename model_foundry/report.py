@@ -203,11 +203,12 @@ def plot_acquisition(groups: list[dict], # `acquisition_tables`' second table
         at = [g["aoa"] for g in mine.values()]
         err = [[max(0.0, a - (g["ci_low"] if g["ci_low"] is not None else a)) for a, g in zip(at, mine.values())],
                [max(0.0, (g["ci_high"] if g["ci_high"] is not None else a) - a) for a, g in zip(at, mine.values())]]
-        ax.errorbar(at, ys, xerr=err, fmt="o", ms=5, capsize=3, lw=1.2, color=f"C{k % 10}", label=label, gid="aoa")
+        ax.errorbar(at, ys, xerr=err, fmt="o", ms=5, capsize=3, lw=1.2, color=f"C{k % 10}", gid="aoa",
+                    label=label if mine else f"{label} (never acquired)")
     ax.set_yticks(range(len(names)), [n.replace("_", " ") for n in names])
     ax.set_ylim(len(names) - 0.5, -0.5)
     checkpoint_axis(ax, x)
-    ax.set(title="age of acquisition, with 95% intervals over seeds and items")
+    ax.set(title="age of acquisition (95% intervals)")
     ax.grid(alpha=0.3, which="both", lw=0.4, axis="x")
     ax.legend(frameon=False, fontsize="small")
     if path is not None: fig.savefig(path, dpi=100)
