@@ -101,7 +101,8 @@ def run_state(study: Study, run: StudyRun, plan: Optional[dict] = None, launch: 
     row = _last_row(run_dir/"metrics.jsonl") or {}
     step = max(saved or 0, row.get("step") or 0) if meta else None
     record = launch.get(run.name) or {}
-    queued = (slurm_queue(study) if queue is None and record.get("slurm_job") else queue or {}).get(record.get("slurm_job"))
+    job = record.get("slurm_job")
+    queued = (slurm_queue(study) if queue is None and job else queue or {}).get(job)
     if meta and steps is not None and saved >= steps: state = "done"
     elif lock_holder(run_dir) or queued in ("RUNNING", "COMPLETING"): state = "running"
     elif queued: state = "pending"  # waiting in the queue
@@ -113,7 +114,7 @@ def run_state(study: Study, run: StudyRun, plan: Optional[dict] = None, launch: 
     left = seconds / saved * (steps - step) if seconds and saved and steps and state != "done" else None
     return {"run": run.name, "state": state, "step": step, "steps": steps, "checkpoint": saved,
             "tokens_per_s": rate, "eta_s": left, "attempts": record.get("attempts", 0), "error": record.get("error"),
-            "job": record.get("slurm_job")}
+            "job": job}
 
 def study_status(study: Study) -> list[dict]:
     "Every run's state (`run_state`), in the study's order."

@@ -30,8 +30,9 @@ __all__ = ['study_metrics', 'run_group', 'evaluate_study', 'curve_table', 'item_
 def _held_out_files(study: Study, run: StudyRun) -> list[Path]:
     "The run's held-out text files: its `data.test_corpus`, else the `*.test` files of its source corpus's folder."
     d = run.config.data
-    if d.test_corpus: return [p for p in [resolve_path(d.test_corpus, study.base_dir)] if p.is_file()] or \
-        sorted(resolve_path(d.test_corpus, study.base_dir).glob("*.test"))
+    if d.test_corpus:
+        path = resolve_path(d.test_corpus, study.base_dir)
+        return [path] if path.is_file() else sorted(path.glob("*.test"))
     source = resolve_path(d.source_corpus, study.base_dir)
     return sorted((source if source.is_dir() else source.parent).glob("*.test"))
 
