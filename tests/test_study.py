@@ -148,7 +148,7 @@ def _final_weights(ws: Path, study: str) -> dict:
     return {p.name: (p / "checkpoint-20" / "model.safetensors").read_bytes() for p in sorted(runs.iterdir())}
 
 
-@pytest.mark.slow  # two studies of four runs, about 90 s on 2 cores: `make test-slow` (nbs/21_launch.ipynb runs one)
+@pytest.mark.slow  # two studies of four runs, about 90 s on 2 cores: `make test-slow` (nbs/23_launch.ipynb runs one)
 def test_a_study_runs_to_the_end_a_second_run_does_nothing_and_a_killed_one_finishes_the_same(temp_workspace,
                                                                                                  tiny_corpus):
     import os
