@@ -70,7 +70,7 @@ SUBSECTION_FAMILY = {"transformer": "transformer", "rnn": "recurrent", "mamba": 
 # %% ../nbs/02_model_config.ipynb #0c0f1413
 class ModelConfig(Section):
     "Architecture and shape of the language model."
-    architecture: Literal["gpt2", "llama", "gpt_neox", "mamba", "mamba2", "lstm", "gru", "rnn"] = "gpt2"
+    architecture: Literal[tuple(ARCHITECTURES)] = "gpt2"  # one of ARCHITECTURES
     layers: Optional[int] = Field(None, gt=0)  # blocks (transformer, Mamba) or stacked recurrent layers
     embedding_size: Optional[int] = Field(None, gt=0)  # token embedding width (the transformers' and Mamba's: hidden_size)
     hidden_size: Optional[int] = Field(None, gt=0)  # residual stream width, or the recurrent state's

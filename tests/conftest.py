@@ -120,6 +120,13 @@ def files_under(root: Path, ignore=()) -> dict:
             if p.is_file() and p.name not in ignore}
 
 
+def last_step(run: Path) -> int:
+    "The last step `run` has logged to metrics.jsonl (0 before any, or while it cannot be read)."
+    from model_foundry.training.tracking import RunError, read_metrics
+    try: return max((r["step"] for r in read_metrics(run)), default=0)
+    except (OSError, ValueError, RunError): return 0
+
+
 def checkpoints(run: Path) -> list:
     "The `checkpoint-<step>` folders of a run directory, by step (none when it does not exist)."
     if not run.is_dir(): return []

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import run_cli, run_trainer, tiny_config_dict, trainer_command, write_config
+from conftest import last_step, run_cli, run_trainer, tiny_config_dict, trainer_command, write_config
 
 from model_foundry.config import ExperimentConfig, load_config
 
@@ -68,12 +68,6 @@ def test_causal_and_no_copying_on_random_tokens(arch):
     assert final > 0.95 * math.log(64), f"{arch} fell to {final:.3f} on unpredictable tokens (ln V = {math.log(64):.3f})"
     out = model.eval().generate(x[:1, :5], max_new_tokens=5, min_new_tokens=5, do_sample=False)
     assert out.shape == (1, 10) and torch.equal(out[0, :5], x[0, :5])
-
-
-def last_step(run: Path) -> int:
-    from model_foundry.training.tracking import RunError, read_metrics
-    try: return max((r["step"] for r in read_metrics(run)), default=0)
-    except (OSError, ValueError, RunError): return 0
 
 
 @pytest.mark.integration

@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import run_trainer, tiny_config_dict, trainer_command, write_config
+from conftest import last_step, run_trainer, tiny_config_dict, trainer_command, write_config
 
-from model_foundry.training.tracking import RunError, read_metrics
+from model_foundry.training.tracking import read_metrics
 
 pytestmark = pytest.mark.integration
 
@@ -26,11 +26,6 @@ def config(ws: Path, name: str, steps: int = 400, **training) -> Path:
     d["training"]["output_dir"] = str(ws / name)
     d["logging"]["log_metrics_every_n_steps"] = 1
     return write_config(ws, d, name)
-
-
-def last_step(run: Path) -> int:
-    try: return max((r["step"] for r in read_metrics(run)), default=0)
-    except (OSError, ValueError, RunError): return 0
 
 
 def stop_at(cmd: list, cwd: Path, run: Path, after_step: int, sig: int, pick=None) -> subprocess.CompletedProcess:
