@@ -15,6 +15,7 @@ from typing import Optional
 
 from .commands import add_config_args, run_user_command
 from .config import load_config, plan_steps
+from .model_config import parameter_text
 
 # %% auto #0
 __all__ = ['synthetic_command', 'validate_command', 'schedule_command', 'prepare_command', 'train_command', 'evaluate_command',
@@ -43,7 +44,7 @@ def validate_command(args):
     m = c.model
     heads = f" ({m.attention_heads} heads)" if m.family == "transformer" else ""
     print(f"ok: {c.experiment_name}: {m.architecture} with {m.layers} layers of width {m.hidden_size}{heads}, "
-          f"sequences of {c.data.max_sequence_length} tokens, "
+          f"{parameter_text(m, c.tokenizer.vocab_size, c.n_positions)}, sequences of {c.data.max_sequence_length} tokens, "
           f"{c.data.batch_size}×{c.training.gradient_accumulation_steps} sequences per step; run in {t.output_dir}")
     print(report)
 

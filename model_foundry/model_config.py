@@ -7,14 +7,18 @@ Docs: https://model-foundry.github.io/model-foundry/model_config.html.md"""
 # %% ../nbs/02_model_config.ipynb #46e00ae1
 from __future__ import annotations
 
+import math
+import re
 from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 # %% auto #0
-__all__ = ['ARCHITECTURES', 'ACTIVATIONS', 'SUBSECTION_FIELDS', 'SUBSECTION_FAMILY', 'FAMILY_DEFAULTS', 'REQUIRED', 'UNUSED',
-           'Section', 'TransformerSection', 'RNNSection', 'MambaSection', 'ModelConfig', 'read_subsections',
-           'fill_family_defaults', 'check_shape', 'unused_settings']
+__all__ = ['ARCHITECTURES', 'ACTIVATIONS', 'SUBSECTION_FIELDS', 'SUBSECTION_FAMILY', 'FAMILY_DEFAULTS', 'GATES', 'TIED',
+           'MLP_RATIO', 'TOLERANCE', 'REQUIRED', 'UNUSED', 'Section', 'TransformerSection', 'RNNSection',
+           'MambaSection', 'ModelConfig', 'read_subsections', 'fill_family_defaults', 'parse_count',
+           'non_embedding_parameters', 'embedding_parameters', 'fit_size', 'check_shape', 'unused_settings',
+           'parameter_text']
 
 # %% ../nbs/02_model_config.ipynb #b9872ba2
 class Section(BaseModel):
@@ -92,6 +96,7 @@ class ModelConfig(Section):
     head_dim: int = Field(64, gt=0)  # mamba2: width of each head (heads: expand × hidden_size / head_dim)
     n_groups: int = Field(1, gt=0)  # mamba2: groups of the state's input and output projections
     bidirectional: bool = False  # recurrent: read right to left too (refused: not a causal language model)
+    parameters: Optional[int] = Field(None, gt=0)  # non-embedding parameters to fit the free widths to: 1.0M, 800k
     transformer: Optional[TransformerSection] = Field(None, exclude=True)  # the original's sub-sections: read into
     rnn: Optional[RNNSection] = Field(None, exclude=True)  # the fields above, not kept
     mamba: Optional[MambaSection] = Field(None, exclude=True)
@@ -104,6 +109,10 @@ class ModelConfig(Section):
             raise ValueError(f"unknown activation {v!r}; use one of {', '.join(ACTIVATIONS)}")
         return v
 
+    @field_validator("parameters", mode="before")
+    @classmethod
+    def _count(cls, v): return None if v is None else parse_count(v)
+
     @property
     def family(self) -> str:
         "transformer, state-space or recurrent."
@@ -113,6 +122,7 @@ class ModelConfig(Section):
     def _complete(self):
         read_subsections(self)
         fill_family_defaults(self)
+        fit_size(self)
         check_shape(self)
         return self
 
@@ -157,6 +167,119 @@ def fill_family_defaults(m: ModelConfig):
     if m.embedding_size is None: _put(m, "embedding_size", m.hidden_size)
     if m.key_value_heads is None and m.architecture == "llama": _put(m, "key_value_heads", m.attention_heads)
 
+# %% ../nbs/02_model_config.ipynb #162ac6be
+_SUFFIXES = {"": 1, "k": 10**3, "m": 10**6, "b": 10**9}
+
+def parse_count(v) -> int:
+    "A count of parameters from `1000000`, `'1.5M'`, `'800k'`, `'0.1B'` or `'1e6'`."
+    text = str(v).strip().replace("_", "").replace(",", "")
+    match = re.fullmatch(r"([0-9]*\.?[0-9]+(?:[eE][0-9]+)?)\s*([kKmMbB]?)", text)
+    if isinstance(v, bool) or not match:
+        raise ValueError(f"a count of parameters such as 1000000, 1.0M or 800k (got {v!r})")
+    return round(float(match[1]) * _SUFFIXES[match[2].lower()])
+
+# %% ../nbs/02_model_config.ipynb #11b7f632
+GATES = {"lstm": 4, "gru": 3, "rnn": 1}  # weight blocks per recurrent cell
+TIED = {"gpt2": True, "llama": False, "gpt_neox": False, "mamba": True, "mamba2": False}  # each class's default
+
+# %% ../nbs/02_model_config.ipynb #f3abb195
+def _tied(m: ModelConfig) -> bool: return TIED.get(m.architecture, True) if m.tie_word_embeddings is None else m.tie_word_embeddings
+
+def _mamba_layer(m: ModelConfig, d: int) -> int:
+    E, N, K = m.expand * d, m.state_size, m.conv_kernel
+    if m.architecture == "mamba":  # norm, A_log, D, conv (+bias), in_proj, x_proj, dt_proj (+bias), out_proj
+        R = math.ceil(d / 16)  # transformers' time_step_rank "auto"
+        return d + E * N + E + E * K + E + 2 * E * d + (R + 2 * N) * E + E * R + E + d * E
+    H, C = E // m.head_dim, E + 2 * m.n_groups * N  # heads; channels of the convolution
+    return d + 3 * H + C * K + C + d * (2 * E + 2 * m.n_groups * N + H) + E + E * d
+
+def non_embedding_parameters(m: ModelConfig) -> int:
+    "The parameters of `m`'s model outside its token and position embeddings and an untied output layer."
+    d, L, a = m.hidden_size, m.layers, m.architecture
+    if a in ("gpt2", "gpt_neox"):  # per block: two norms, qkv, attention output, MLP (biases everywhere)
+        f = m.intermediate_hidden_size
+        return L * (4 * d * d + 2 * d * f + 9 * d + f) + 2 * d
+    if a == "llama":  # per block: q, k, v (grouped), o, gate, up, down, two RMSNorms; no biases
+        kv = (m.key_value_heads or m.attention_heads) * (d // m.attention_heads)
+        return L * (2 * d * d + 2 * d * kv + 3 * d * m.intermediate_hidden_size + 2 * d) + d
+    if m.family == "state-space": return L * _mamba_layer(m, d) + d
+    g, e = GATES[a], m.embedding_size or d
+    layers = sum(g * d * ((e if i == 0 else d) + d) + 2 * g * d for i in range(L))
+    return layers + (e * d if _tied(m) and e != d else 0)  # the projection onto a narrower tied embedding
+
+def embedding_parameters(m: ModelConfig, vocab_size: int, positions: int = 0) -> int:
+    "Token embeddings, GPT-2's position embeddings (`positions` of them), and an untied output layer."
+    e = m.embedding_size or m.hidden_size
+    out = 0 if _tied(m) else vocab_size * (m.hidden_size if m.family == "recurrent" else e)
+    return vocab_size * e + (positions * e if m.architecture == "gpt2" else 0) + out
+
+# %% ../nbs/02_model_config.ipynb #6b05daae
+MLP_RATIO = {"gpt2": 4.0, "gpt_neox": 4.0, "llama": 8 / 3}
+TOLERANCE = 0.02  # |fitted / asked - 1|, at most
+
+# %% ../nbs/02_model_config.ipynb #acab4144
+def _rotated(m: ModelConfig) -> float: return m.rotary_pct if m.architecture == "gpt_neox" else 1.0
+
+def _head_dim(m: ModelConfig, d: int) -> Optional[int]:
+    "Mamba2's head width for width `d`: the config's, or the widest from 8 to 64 that splits the inner width."
+    inner, dims = m.expand * d, [m.head_dim] if "head_dim" in m.model_fields_set else range(64, 7, -1)
+    return next((h for h in dims if not inner % h and not (inner // h) % m.n_groups), None)
+
+def _widths(m: ModelConfig):
+    "The widths `m`'s architecture can take, smallest first, each as the fields that make it."
+    if m.family == "transformer":
+        h = m.attention_heads
+        return ({"hidden_size": d} for d in range(h, 1 << 16, h)
+                if m.architecture == "gpt2" or int(d // h * _rotated(m)) % 2 == 0)
+    if m.architecture == "mamba2":
+        return ({"hidden_size": d, "head_dim": _head_dim(m, d)} for d in range(1, 1 << 16) if _head_dim(m, d))
+    return ({"hidden_size": d} for d in range(1, 1 << 16))
+
+def _nearest(m: ModelConfig, target: int, count) -> dict:
+    "The width whose `count(fields)` is nearest `target` (counts grow with the width)."
+    below = None
+    for w in _widths(m):
+        if count(w) >= target: return w if below is None or count(w) - target < target - count(below) else below
+        below = w
+    return below
+
+def _try(m: ModelConfig, **fields) -> ModelConfig:
+    return m.model_copy(update=fields)  # a copy, not validated: only counted
+
+# %% ../nbs/02_model_config.ipynb #5b1f9df9
+def _fit(m: ModelConfig, target: int) -> dict:
+    "The fields that bring `m` nearest `target` non-embedding parameters."
+    free_d, free_f = m.hidden_size is None, m.family == "transformer" and m.intermediate_hidden_size is None
+    fields, tied = {}, m.family != "recurrent" or m.embedding_size is None  # the embedding width follows
+    if free_d:
+        mlp = lambda d: round(MLP_RATIO[m.architecture] * d) if free_f else m.intermediate_hidden_size
+        fields = _nearest(m, target, lambda w: non_embedding_parameters(_try(
+            m, **w, intermediate_hidden_size=mlp(w["hidden_size"]), **({"embedding_size": w["hidden_size"]} if tied else {}))))
+        if tied: fields["embedding_size"] = fields["hidden_size"]
+    if free_f:  # the count grows by `per` with each unit of MLP width
+        d = fields.get("hidden_size", m.hidden_size)
+        base = non_embedding_parameters(_try(m, **{**fields, "hidden_size": d, "intermediate_hidden_size": 0}))
+        per = m.layers * (3 * d if m.architecture == "llama" else 2 * d + 1)
+        fields["intermediate_hidden_size"] = max(1, round((target - base) / per))
+    return fields
+
+def fit_size(m: ModelConfig):
+    "Fill the widths `m` leaves out so that its model has `m.parameters` non-embedding parameters, within 2%."
+    if m.parameters is None: return
+    missing = [f for f in ("layers", "attention_heads")[:1 + (m.family == "transformer")] if getattr(m, f) is None]
+    if missing:
+        raise ValueError(f"model.parameters fits the widths to a depth you choose: give model.{', model.'.join(missing)}")
+    target, fields = m.parameters, _fit(m, m.parameters)
+    n = non_embedding_parameters(_try(m, **fields))
+    if abs(n / target - 1) > TOLERANCE:
+        given = [f for f in ("hidden_size", "intermediate_hidden_size") if getattr(m, f) is not None] + \
+                ["head_dim"] * (m.architecture == "mamba2" and "head_dim" in m.model_fields_set)
+        change = f"leave out model.{' and model.'.join(given)}, or " if given else ""
+        raise ValueError(f"model.parameters is {target:,} and the nearest {m.architecture} with {m.layers} layers has "
+                         f"{n:,} non-embedding parameters ({n / target - 1:+.1%}): {change}change model.layers or "
+                         f"model.parameters")
+    for k, v in fields.items(): _put(m, k, v)
+
 # %% ../nbs/02_model_config.ipynb #b1454969
 REQUIRED = {"transformer": ("layers", "hidden_size", "intermediate_hidden_size", "attention_heads"),
             "state-space": ("layers", "hidden_size"), "recurrent": ("layers", "hidden_size")}
@@ -180,6 +303,10 @@ def check_shape(m: ModelConfig):
         raise ValueError(f"mamba2 splits expand × hidden_size ({m.expand * m.hidden_size}) into heads of head_dim "
                          f"({m.head_dim}), in n_groups ({m.n_groups}) groups: choose a head_dim that divides it "
                          f"and an n_groups that divides the number of heads")
+    if m.architecture in ("llama", "gpt_neox") and int(m.hidden_size // m.attention_heads * _rotated(m)) % 2:
+        raise ValueError(f"{m.architecture} rotates {int(m.hidden_size // m.attention_heads * _rotated(m))} "
+                         f"dimensions of each head, an odd number: choose hidden_size and attention_heads (and "
+                         f"rotary_pct) that make it even")
     if m.bidirectional:
         raise ValueError(f"a bidirectional {m.architecture} sees the tokens it predicts, so it cannot be trained as a "
                          f"causal language model: set bidirectional: false")
@@ -199,3 +326,13 @@ def unused_settings(m: ModelConfig) -> list[str]:
         if m.architecture in archs and getattr(m, field) not in (None, default):
             out.append(f"model.{field} has no effect for {m.architecture} (it has no {lacks})")
     return out
+
+# %% ../nbs/02_model_config.ipynb #866b8f12
+def parameter_text(m: ModelConfig, # a validated model section
+                   vocab_size: Optional[int] = None, # the vocabulary, where known: the embeddings are counted too
+                   positions: int = 0, # GPT-2's position embeddings
+                  ) -> str:
+    "`m`'s non-embedding parameters, and with `vocab_size` those in its embeddings."
+    text = f"{non_embedding_parameters(m) / 1e6:.3g}M non-embedding parameters"
+    if vocab_size: text += f" + {embedding_parameters(m, vocab_size, positions) / 1e6:.3g}M in embeddings"
+    return text

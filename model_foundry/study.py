@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, f
 from .config import ConfigError, ExperimentConfig, apply_overrides, parse_config, read_yaml, resolve_path
 from .corpus import uses_run_seed
 from .helpers import atomic_write, fingerprint
+from .model_config import embedding_parameters, non_embedding_parameters
 
 # %% auto #0
 __all__ = ['NAME_CHARS', 'Condition', 'Evaluation', 'Slurm', 'Launch', 'StudySpec', 'parse_study', 'merge', 'run_name',
@@ -313,13 +314,16 @@ def prepare(self: Study, log=print) -> dict:
 # %% ../nbs/22_study.ipynb #5f734b87
 @patch
 def plan(self: Study, log=print) -> list[dict]:
-    "One row per run: its condition, seed, axes, preparation, steps, checkpoints and the disk its checkpoints take."
+    "One row per run: condition, seed, axes, preparation, architecture, parameters (non-embedding and in the embeddings), steps, checkpoints, disk."
     from model_foundry.training.checkpointing import disk_estimate
     rows, prepared = [], self.prepare(log)
     for r in self.runs:
         prep = prepared[r.name]
         disk = disk_estimate(r.config, len(prep.schedule), len(prep.tokenizer), prep.tokenizer)["total"]
+        m = r.config.model
         rows.append({"run": r.name, "condition": r.condition, "seed": r.seed, **r.axes, "preparation": r.preparation,
+                     "architecture": m.architecture, "parameters": non_embedding_parameters(m),
+                     "embedding_parameters": embedding_parameters(m, len(prep.tokenizer), r.config.n_positions),
                      "sequences": len(prep.data.train), "steps": prep.plan.train_steps,
                      "checkpoints": len(prep.schedule), "disk_bytes": disk})
     return rows
@@ -340,8 +344,11 @@ def plan_lines(study: Study, rows: list[dict]) -> list[str]:
     axes = f" × {len(axis_points(s.axes, s.axes_mode))} axis points" if s.axes else ""
     lines = [f"study {s.study_name}: {len(s.conditions)} conditions × {len(s.seeds)} seeds{axes} = {len(rows)} runs, "
              f"in {_relative(study.folder, study.base_dir)}"]
-    cols = ["run", "condition", "seed", *s.axes, "preparation", "steps", "checkpoints", "disk"]
-    lines += text_table(cols, [[str(r[c]) if c != "disk" else byte_size(r["disk_bytes"]) for c in cols] for r in rows])
+    cols = ["run", "condition", "seed", *s.axes, "preparation", *["architecture"] * ("model.architecture" not in s.axes),
+            "parameters", "steps", "checkpoints", "disk"]
+    text = {"disk": lambda r: byte_size(r["disk_bytes"]),  # parameters: non-embedding + in the embeddings
+            "parameters": lambda r: f"{r['parameters'] / 1e6:.3g}M + {r['embedding_parameters'] / 1e6:.3g}M"}
+    lines += text_table(cols, [[text[c](r) if c in text else str(r[c]) for c in cols] for r in rows])
     groups = study.preparations()
     lines.append(f"{len(groups)} preparation(s), each made once before any run starts: " +
                  "; ".join(f"{k} ({', '.join(r.name for r in g)})" for k, g in groups.items()))

@@ -42,6 +42,43 @@ def on_disk(ws: Path, arch: str, name: str) -> dict:
 
 @pytest.mark.unit
 @pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("variant", ["as in SECTIONS", "untied, other widths", "fitted to 300k"])
+def test_parameter_counts_from_the_config_are_the_built_models(arch, variant):
+    """`non_embedding_parameters` and `embedding_parameters` count from the config what the built model holds (tied
+    or not, grouped queries, Mamba2's groups, a recurrent state wider than its embeddings); `model.parameters` gives
+    a model of that many non-embedding parameters within 2%."""
+    from torch import nn
+
+    from model_foundry.model import count_parameters, create_model
+    from model_foundry.model_config import embedding_parameters, non_embedding_parameters
+    d = tiny_config_dict(Path("/nonexistent"))
+    section = dict(SECTIONS[arch])
+    if variant == "untied, other widths":
+        section.update(tie_word_embeddings=False, layers=3, hidden_size=96)
+        if arch == "llama": section.update(key_value_heads=1, intermediate_hidden_size=200)
+        if arch == "mamba2": section.update(n_groups=3, head_dim=16, state_size=12, conv_kernel=3)
+        if arch == "mamba": section.update(expand=3, conv_kernel=2)
+        if arch in ("lstm", "gru", "rnn"): section.update(embedding_size=40)
+    if variant == "fitted to 300k":
+        section = {k: v for k, v in section.items() if k not in ("hidden_size", "intermediate_hidden_size",
+                                                                  "embedding_size", "head_dim")}
+        section["parameters"] = "300k"
+    d["model"], d["tokenizer"]["vocab_size"] = section, 101
+    cfg = ExperimentConfig(**d)
+    model = create_model(cfg)
+    vocab = model.config.vocab_size
+    embeddings = {id(p): p for m in model.modules() if isinstance(m, nn.Embedding) for p in m.parameters()}
+    out = model.get_output_embeddings().weight
+    embeddings[id(out)] = out  # tied: the same tensor, counted once
+    n_embedding = sum(p.numel() for p in embeddings.values())
+    assert embedding_parameters(cfg.model, vocab, cfg.n_positions) == n_embedding, (arch, variant)
+    assert non_embedding_parameters(cfg.model) == count_parameters(model) - n_embedding, (arch, variant)
+    if variant == "fitted to 300k":
+        assert abs((count_parameters(model) - n_embedding) / 300_000 - 1) <= 0.02
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("arch", ARCHS)
 def test_causal_and_no_copying_on_random_tokens(arch):
     "Logits up to t ignore the tokens after t; trained on i.i.d. uniform tokens the loss stays near ln V."
     import torch
@@ -146,6 +183,9 @@ def test_the_originals_later_configs_train_with_their_paths_pointed_at_real_text
     (dict(architecture="gpt2", layers=2, hidden_size=64, intermediate_hidden_size=128, attention_heads=4,
           mamba=dict(d_state=8)), "model.mamba is for state-space architectures"),
     (dict(architecture="llama", layers=2, hidden_size=64), "llama needs model.intermediate_hidden_size"),
+    (dict(architecture="gru", layers=2, hidden_size=64, parameters="1M"),
+     "model.parameters is 1,000,000 and the nearest gru with 2 layers has 49,920 non-embedding parameters (-95.0%): "
+     "leave out model.hidden_size"),
 ])
 def test_a_model_that_cannot_train_is_refused_in_one_line_before_anything_is_written(model, says, temp_workspace):
     ws = temp_workspace
@@ -156,3 +196,20 @@ def test_a_model_that_cannot_train_is_refused_in_one_line_before_anything_is_wri
     lines = [line for line in r.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and says in lines[0], r.stderr
     assert not (ws / "run").exists()
+
+
+@pytest.mark.integration
+def test_validate_prints_the_fitted_size(temp_workspace, tiny_corpus):
+    "`model-foundry validate` on a config with `model.parameters` prints the widths it chose and the counts."
+    ws = temp_workspace
+    d = tiny_config_dict(ws)
+    d["model"] = dict(architecture="lstm", layers=2, parameters="250k")
+    r = run_cli("validate", write_config(ws, d), cwd=ws)
+    assert r.returncode == 0, r.stderr[-2000:]
+    first = r.stdout.splitlines()[0]
+    from model_foundry.model_config import non_embedding_parameters
+    cfg = ExperimentConfig(**d)
+    n = non_embedding_parameters(cfg.model)
+    assert abs(n / 250_000 - 1) <= 0.02, n
+    assert f"lstm with 2 layers of width {cfg.model.hidden_size}, {n / 1e6:.3g}M non-embedding parameters + " in first
+    assert f"{cfg.model.hidden_size * cfg.tokenizer.vocab_size / 1e6:.3g}M in embeddings" in first, first
