@@ -3,6 +3,7 @@
     .venv/bin/python bench/throughput.py            # 3-5 minutes on 2 CPU cores
     .venv/bin/python bench/throughput.py --quick    # about a minute: a smoke run, too short to judge by
     .venv/bin/python bench/throughput.py --steps 200 --rounds 7 --layers 6 --hidden 256   # other sizes
+    .venv/bin/python bench/throughput.py --architectures all   # a row per architecture: 25-35 minutes on 2 cores
 
 One process trains the same model (a small GPT-2, its weights set by the same seed) on the same data (the built-in
 synthetic corpus, tokenized by Model Foundry with a BPE tokenizer it trains) for the same number of optimizer steps,
@@ -21,8 +22,17 @@ three ways:
      of optimizer, accelerator and loader) is shown too. It needs `accelerate` installed; without it this row is
      left out.
 
-A warm-up round of all three comes first and is not counted; then rounds alternate A, B, C, A, B, C, ... so that a
-drift in the machine's speed touches all three alike. It prints tokens per second (the median over rounds, and every
+With `--architectures` (a comma-separated list, or `all`) the same comparison runs for each architecture in turn,
+every one fitted (`model.parameters`) to the non-embedding parameters of the GPT-2 that --layers/--hidden/--heads
+describe, at the same depth, and a table ends the output: a row per architecture with both throughputs, their ratio
+(target >= 0.95 each) and its speed against GPT-2's at that size. The HF Trainer runs there only with `--hf`. On
+CPU, Mamba and Mamba2 run transformers' pure-PyTorch selective scan (one step per token, in Python): the table's
+last column is what that costs. On CUDA, transformers uses the mamba-ssm and causal-conv1d kernels when they are
+installed (`pip install "model-foundry[mamba]"`).
+
+A warm-up round of all three comes first and is not counted; then rounds alternate A, B, C, C, B, A, A, B, C, ...
+so that a drift in the machine's speed, and whatever the first run of a round pays or the last leaves behind (memory
+the allocator has to map again, for models with large temporaries such as Mamba2's), touch all three alike. It prints tokens per second (the median over rounds, and every
 round), the ratios TrainingLoop / bare (target >= 0.95) and TrainingLoop / HF Trainer (target >= 1.15), and on a
 CUDA device the model FLOPs utilisation: FLOPs per token ~ 6 x parameters (position embeddings left out; the tied
 token embedding counts, as the output layer's matmul) + 12 x layers x sequence length x width, the nanoGPT/PaLM
@@ -70,6 +80,11 @@ def parse_args():
     p.add_argument("--steps", type=int, default=None, help="optimizer steps per round (default 60; --quick: 15)")
     p.add_argument("--rounds", type=int, default=None, help="counted rounds of the three (default 5; --quick: 2)")
     p.add_argument("--warmup-round-steps", type=int, default=10, help="steps of the uncounted first round (default 10)")
+    p.add_argument("--architectures", default="gpt2", help="comma-separated architectures, or all (default gpt2); "
+                                                              "each fitted to the size of the GPT-2 below")
+    p.add_argument("--hf", action="store_true", help="with several architectures, time the HF Trainer too")
+    p.add_argument("--round-seconds", type=float, default=40, help="with several architectures and no --steps, the "
+                   "steps of a round are as many as take about this long (5 to 30; default 40)")
     p.add_argument("--layers", type=int, default=4, help="transformer blocks (default 4)")
     p.add_argument("--hidden", type=int, default=128, help="width; the MLP is 4x as wide (default 128)")
     p.add_argument("--heads", type=int, default=4, help="attention heads (default 4)")
@@ -98,23 +113,42 @@ def parse_args():
     p.add_argument("--seed", type=int, default=42, help="seed of the weights and the data order (default 42)")
     p.add_argument("--keep", action="store_true", help="keep the scratch folder (its path is printed)")
     args = p.parse_args()
-    args.steps = args.steps or (15 if args.quick else 60)
-    args.rounds = args.rounds or (2 if args.quick else 5)
+    from model_foundry.model_config import ARCHITECTURES
+    args.architectures = list(ARCHITECTURES) if args.architectures == "all" else args.architectures.split(",")
+    if unknown := [a for a in args.architectures if a not in ARCHITECTURES]:
+        p.error(f"unknown architecture(s) {', '.join(unknown)}: choose from {', '.join(ARCHITECTURES)} or all")
+    several = len(args.architectures) > 1
+    args.fit_steps = several and args.steps is None and not args.quick
+    args.steps = args.steps or (15 if args.quick else 30 if several else 60)
+    args.rounds = args.rounds or (2 if args.quick else 3 if several else 5)
     return args
 
 
 # --- the setting ----------------------------------------------------------------------------------------------------
 
-def base_config(args, work: Path) -> dict:
-    "The experiment as a config dict: the synthetic corpus, a BPE tokenizer, a small GPT-2, no checkpoints."
+def gpt2_section(args) -> dict:
+    return {"layers": args.layers, "embedding_size": args.hidden, "hidden_size": args.hidden,
+            "intermediate_hidden_size": 4 * args.hidden, "attention_heads": args.heads}
+
+
+def model_section(args, arch: str) -> dict:
+    "The GPT-2 of --layers/--hidden/--heads, or `arch` at the same depth fitted to its non-embedding parameters."
+    if arch == "gpt2": return gpt2_section(args)
+    from model_foundry.model_config import ARCHITECTURES, ModelConfig, non_embedding_parameters
+    size = non_embedding_parameters(ModelConfig(**gpt2_section(args)))
+    heads = {"attention_heads": args.heads} if ARCHITECTURES[arch] == "transformer" else {}
+    return {"architecture": arch, "layers": args.layers, **heads, "parameters": size}
+
+
+def base_config(args, work: Path, arch: str = "gpt2") -> dict:
+    "The experiment as a config dict: the synthetic corpus, a BPE tokenizer, a small model, no checkpoints."
     return {
         "experiment_name": "throughput", "random_seed": args.seed,
         "data": {"source_corpus": str(work / "corpus"), "batch_size": args.batch_size,
                  "max_sequence_length": args.seq_len, "num_workers": args.workers,
                  "tokenized_dir": str(work / "tokenized")},
         "tokenizer": {"output_dir": str(work / "tokenizer"), "vocab_size": args.vocab_size, "model_type": "bpe"},
-        "model": {"layers": args.layers, "embedding_size": args.hidden, "hidden_size": args.hidden,
-                  "intermediate_hidden_size": 4 * args.hidden, "attention_heads": args.heads},
+        "model": model_section(args, arch),
         "training": {"output_dir": str(work / "runs" / "prepare"), "learning_rate": args.learning_rate,
                      "train_steps": max(args.steps, args.warmup_round_steps),
                      "gradient_accumulation_steps": args.grad_accum,
@@ -131,10 +165,13 @@ def experiment(raw: dict, steps: int, precision: str, output_dir: Path):
     return parse_config(raw)
 
 
-def flops_per_token(model, layers: int, seq_len: int, hidden: int) -> float:
-    "6 x parameters (position embeddings left out) + 12 x layers x sequence length x width."
-    n = sum(p.numel() for p in model.parameters()) - model.transformer.wpe.weight.numel()
-    return 6 * n + 12 * layers * seq_len * hidden
+def flops_per_token(model, seq_len: int) -> float:
+    "6 x parameters (position embeddings left out) + for attention 12 x layers x sequence length x width."
+    c = model.config
+    wpe = getattr(getattr(model, "transformer", None), "wpe", None)
+    n = sum(p.numel() for p in model.parameters()) - (wpe.weight.numel() if wpe is not None else 0)
+    attention = 12 * c.num_hidden_layers * seq_len * c.hidden_size if hasattr(c, "num_attention_heads") else 0
+    return 6 * n + attention
 
 
 def peak_tflops(args, precision: str):
@@ -309,13 +346,14 @@ def profile(args, raw: dict, prep, device, precision: str, work: Path, ways: lis
 
 
 def measure(args, raw: dict, prep, device, precision: str, work: Path, ways: list[str]) -> dict:
-    "A warm-up round, then `args.rounds` rounds of the ways in turn; the tokens/s of each (and losses)."
-    tokens = args.steps * args.batch_size * args.grad_accum * args.seq_len
+    """A warm-up round, then `args.rounds` rounds of the ways in turn; the tokens/s of each (and losses). With
+    `args.fit_steps`, a round has as many steps (5 to `args.steps`) as the warm-up says take `args.round_seconds`."""
     results = {w: [] for w in ways + (["hf_loop"] if "hf" in ways else [])}
-    losses, setup = {w: [] for w in ways}, []
+    losses, setup, counted = {w: [] for w in ways}, [], args.steps
     for r in range(args.rounds + 1):
-        steps = args.steps if r else args.warmup_round_steps
-        for way in ways:
+        steps = counted if r else args.warmup_round_steps
+        tokens = steps * args.batch_size * args.grad_accum * args.seq_len
+        for way in (ways if r % 2 else ways[::-1]):  # the warm-up and even rounds in the reverse order
             out = work / "runs" / f"{way}-{precision}-{r}"
             cfg = experiment(raw, steps, precision, out)
             same_settings(args, device)
@@ -324,6 +362,8 @@ def measure(args, raw: dict, prep, device, precision: str, work: Path, ways: lis
             if changed := same_settings(args, device):
                 print(f"  note: {NAMES[way]} changed {changed}; set back for the next", file=sys.stderr)
             shutil.rmtree(out, ignore_errors=True)
+            if r == 0 and way == "foundry" and args.fit_steps:
+                counted = max(5, min(args.steps, round(args.round_seconds * steps / m["seconds"])))
             if r == 0: continue  # the warm-up round
             results[way].append(tokens / m["seconds"])
             if way == "hf":
@@ -331,7 +371,7 @@ def measure(args, raw: dict, prep, device, precision: str, work: Path, ways: lis
                 setup.append(m["seconds"] - m["loop_seconds"])
             losses[way].append(m["loss"])
         print(f"  {'warm-up round' if r == 0 else f'round {r}/{args.rounds}'} done", file=sys.stderr, flush=True)
-    return {"tps": results, "loss": losses, "hf_setup": setup}
+    return {"tps": results, "loss": losses, "hf_setup": setup, "steps": counted}
 
 
 def report(args, res: dict, precision: str, device, fpt: float):
@@ -343,7 +383,7 @@ def report(args, res: dict, precision: str, device, fpt: float):
                          else "")
     where = (f"{torch.cuda.get_device_name()}" if device.type == "cuda" else
              f"CPU, {args.threads} torch threads of {os.cpu_count()} cores")
-    print(f"\n{label} on {where}: median of {args.rounds} rounds of {args.steps} steps"
+    print(f"\n{label} on {where}: median of {args.rounds} rounds of {res['steps']} steps"
           + (f"; MFU against a peak of {peak:g} TFLOP/s" if peak else "; MFU: peak unknown, give --peak-tflops"
              if device.type == "cuda" else ""))
     print(f"  {'':<28} {'tokens/s':>10}  {'TFLOP/s':>8}{'      MFU' if peak else ''}   tokens/s of each round")
@@ -365,12 +405,29 @@ def report(args, res: dict, precision: str, device, fpt: float):
           + ("  (HF Trainer's is the mean of its last 10 steps)" if "hf" in res["loss"] else ""))
 
 
+def summary(args, rows: list[tuple]):
+    "The table of every architecture: throughputs, their ratio, and speed against GPT-2 at the same size."
+    print(f"\nevery architecture at about {rows[0][2] / 1e6:.3g}M non-embedding parameters, {args.layers} layers, "
+          f"sequences of {args.seq_len}, {args.batch_size} x {args.grad_accum} a step; median tokens/s of "
+          f"{args.rounds} rounds (of the steps shown)")
+    gpt2 = {p: r["tps"]["foundry"] for a, p, _, _, r in rows if a == "gpt2"}
+    print(f"  {'architecture':<12} {'precision':<9} {'shape':<24} {'non-emb.':>9} {'steps':>5} {'TrainingLoop':>12} "
+          f"{'bare loop':>10} {'ratio':>6}  {'>= 0.95':<8} {'vs gpt2':>8}")
+    for arch, precision, n, shape, r in rows:
+        foundry, bare = (statistics.median(r["tps"][w]) for w in ("foundry", "bare"))
+        vs = f"{foundry / statistics.median(gpt2[precision]):.3f}x" if precision in gpt2 else ""
+        print(f"  {arch:<12} {precision:<9} {shape:<24} {n / 1e6:>8.3g}M {r['steps']:>5} {foundry:>12,.0f} {bare:>10,.0f} "
+              f"{foundry / bare:>6.3f}  {'met' if foundry / bare >= TARGETS['bare'] else 'NOT met':<8} {vs:>8}")
+
+
 def main():
     args = parse_args()
     import torch
     import transformers
 
     from model_foundry.config import parse_config
+    from model_foundry.model import create_model, model_summary
+    from model_foundry.model_config import non_embedding_parameters
     from model_foundry.synthetic import write_corpus
     from model_foundry.trainer import Trainer
     from model_foundry.training.tracking import setup_logging
@@ -380,8 +437,9 @@ def main():
     same_settings(args, device)
     precisions = args.precision or (["fp32", "bf16"] if device.type == "cuda" and torch.cuda.is_bf16_supported()
                                     else ["fp32"])
-    ways = ["foundry", "bare"] + (["hf"] if hf_available() else [])
-    if "hf" not in ways:
+    several = len(args.architectures) > 1
+    ways = ["foundry", "bare"] + (["hf"] if hf_available() and (args.hf or not several) else [])
+    if (args.hf or not several) and "hf" not in ways:
         print("HF Trainer left out: transformers.Trainer needs the `accelerate` package (pip install accelerate)",
               file=sys.stderr)
 
@@ -389,20 +447,28 @@ def main():
     try:
         start = time.perf_counter()
         write_corpus(work / "corpus", n_train=args.sentences, seed=0)
-        raw = base_config(args, work)
-        prep = Trainer(parse_config(raw), work).prepare()
-        from model_foundry.model import create_model, model_summary
-        model = create_model(parse_config(raw), vocab_size=len(prep.tokenizer))
-        fpt = flops_per_token(model, args.layers, args.seq_len, args.hidden)
+        prep = Trainer(parse_config(base_config(args, work)), work).prepare()  # the data, the same for every model
         data = prep.data.train
-        print(f"{model_summary(model)}\n{len(data):,} training sequences of {data.seq_len} tokens "
-              f"({args.sentences:,} synthetic sentences; prepared in {time.perf_counter() - start:.1f} s); "
-              f"{args.batch_size} x {args.grad_accum} sequences a step; {fpt / 1e6:.2f} MFLOPs a token; "
-              f"torch {torch.__version__}, transformers {transformers.__version__}")
-        for precision in precisions:
-            res = measure(args, raw, prep, device, precision, work, ways)
-            report(args, res, precision, device, fpt)
-            if args.profile: profile(args, raw, prep, device, precision, work, ways)
+        print(f"{len(data):,} training sequences of {data.seq_len} tokens ({args.sentences:,} synthetic sentences; "
+              f"prepared in {time.perf_counter() - start:.1f} s); {args.batch_size} x {args.grad_accum} sequences a "
+              f"step; torch {torch.__version__}, transformers {transformers.__version__}")
+        rows = []
+        for arch in args.architectures:
+            raw = base_config(args, work, arch)
+            cfg = parse_config(raw)
+            model = create_model(cfg, vocab_size=len(prep.tokenizer))
+            fpt = flops_per_token(model, args.seq_len)
+            m = cfg.model
+            shape = f"{m.layers} x {m.hidden_size}" + (f", MLP {m.intermediate_hidden_size}"
+                                                        if m.intermediate_hidden_size else "")
+            print(f"\n{model_summary(model)}; {fpt / 1e6:.2f} MFLOPs a token")
+            del model
+            for precision in precisions:
+                res = measure(args, raw, prep, device, precision, work, ways)
+                report(args, res, precision, device, fpt)
+                rows.append((arch, precision, non_embedding_parameters(m), shape, res))
+                if args.profile: profile(args, raw, prep, device, precision, work, ways)
+        if several: summary(args, rows)
     finally:
         if args.keep: print(f"scratch folder kept: {work}")
         else: shutil.rmtree(work, ignore_errors=True)

@@ -164,11 +164,19 @@ def evaluate_command(args):
         print(f"{len(rows):,} rows: {args.out}")
 
 # %% ../nbs/25_cli.ipynb #1d7597d8
+def _axis(args) -> str:
+    "--x; else, for runs drawn together (--out), the axis `comparison_axis` picks for their configs; else step."
+    from model_foundry.plots import comparison_axis
+    paths = [Path(d) / "config.yaml" for d in args.run_dirs]
+    if args.x or not args.out or not all(p.is_file() for p in paths): return args.x or "step"
+    return comparison_axis([load_config(p) for p in paths])
+
 def plot_command(args):
     "Draw the loss curve of each run, and the metrics its checkpoints were evaluated on (`model-foundry evaluate`)."
     from model_foundry.evaluation import cached_results, load_runs
     from model_foundry.plots import plot_loss, plot_metric, plot_phenomena
-    figures = [(plot_loss(run, x=args.x), Path(args.out) / f"{Path(run).name}-loss.png" if args.out
+    x = _axis(args)
+    figures = [(plot_loss(run, x=x), Path(args.out) / f"{Path(run).name}-loss.png" if args.out
                 else Path(run) / "loss.png") for run in args.run_dirs]  # reads every run before writing anything
     rows = cached_results(load_runs(args.run_dirs)) if all(list(Path(r).glob("checkpoint-*"))
                                                            for r in args.run_dirs) else []
@@ -180,10 +188,10 @@ def plot_command(args):
             sel = [r for r in part if r["metric"] == metric]
             if any(r.get("region") == "roi" for r in sel): sel = [r for r in sel if r.get("region") == "roi"]
             name = "held_out_loss" if metric == "loss" else metric  # loss.png is the training loss
-            figures.append((plot_metric(sel, metric, x=args.x, acquisition=metric == "minimal_pairs"),
+            figures.append((plot_metric(sel, metric, x=x, acquisition=metric == "minimal_pairs"),
                             folder / f"{name}.png"))
         if len({r.get("phenomenon") for r in part if r["metric"] == "minimal_pairs"} - {"all", None}) > 1:
-            figures.append((plot_phenomena(part, "minimal_pairs", x=args.x), folder / "minimal_pairs-phenomena.png"))
+            figures.append((plot_phenomena(part, "minimal_pairs", x=x), folder / "minimal_pairs-phenomena.png"))
     for fig, out in figures:
         out.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(out, dpi=150)
@@ -291,7 +299,8 @@ def _plot_parser(sub):
                                    "the runs on the same axes in that folder.")
     s.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directory (training.output_dir)")
     s.add_argument("--out", help="folder for the figures (default: inside each run directory)")
-    s.add_argument("--x", default="step", choices=["step", "tokens_seen", "words_seen"], help="x axis")
+    s.add_argument("--x", default=None, choices=["step", "tokens_seen", "words_seen"], help="x axis (default: step; "
+                   "with --out, tokens_seen for runs of several architectures or tokens per step)")
     s.set_defaults(fn=plot_command)
 
 # %% ../nbs/25_cli.ipynb #cab761a5
@@ -317,8 +326,9 @@ def _study_parser(sub):
     s.add_argument("--no-wait", action="store_true", help="run, on SLURM: submit the job array and return, instead "
                    "of following the jobs until they end (`status` says where they are)")
     s.add_argument("--device", help="evaluate, report: where to evaluate (default: CUDA when there is one, else cpu)")
-    s.add_argument("--x", choices=["step", "tokens_seen", "words_seen"], default="step", help="report: the axis of "
-                   "the curves and the ages of acquisition (default: step)")
+    s.add_argument("--x", choices=["step", "tokens_seen", "words_seen"], default=None, help="report: the axis of "
+                   "the curves and the ages of acquisition (default: tokens_seen where the runs differ in "
+                   "architecture or tokens per step, else step)")
     s.add_argument("--resamples", type=_positive, default=2000, metavar="N", help="report: bootstrap resamples of "
                    "each interval (default: 2000)")
     s.set_defaults(fn=study_command)

@@ -52,7 +52,7 @@ def _gpt_neox(m: ModelConfig, positions: int, shared: dict) -> PretrainedConfig:
 def _mamba(m: ModelConfig, positions: int, shared: dict) -> PretrainedConfig:
     return MambaConfig(hidden_size=m.hidden_size, num_hidden_layers=m.layers, state_size=m.state_size,
                        expand=m.expand, conv_kernel=m.conv_kernel, layer_norm_epsilon=m.layer_norm_epsilon,
-                       **_tie(m), **shared)
+                       use_mambapy=True, **_tie(m), **shared)
 
 def _mamba2(m: ModelConfig, positions: int, shared: dict) -> PretrainedConfig:
     return Mamba2Config(hidden_size=m.hidden_size, num_hidden_layers=m.layers, state_size=m.state_size,

@@ -20,9 +20,9 @@ from .config import FoundryError
 from .training.tracking import RunError, read_metrics
 
 # %% auto #0
-__all__ = ['AXES', 'UNITS', 'METRICS', 'ACCURACIES', 'BANDS', 'MIN_GAIN', 'run_checkpoint_steps', 'run_name', 'count_label',
-           'checkpoint_axis', 'smooth_log', 'plot_loss', 'metric_label', 'unequal_note', 'PlotError', 'plot_metric',
-           'plot_phenomena', 'acquisition_point', 'acquisition_table', 'plot_schedule']
+__all__ = ['AXES', 'UNITS', 'METRICS', 'ACCURACIES', 'BANDS', 'MIN_GAIN', 'run_checkpoint_steps', 'run_name', 'comparison_axis',
+           'count_label', 'checkpoint_axis', 'smooth_log', 'plot_loss', 'metric_label', 'unequal_note', 'PlotError',
+           'plot_metric', 'plot_phenomena', 'acquisition_point', 'acquisition_table', 'plot_schedule']
 
 # %% ../nbs/21_plots.ipynb #a89d73f4
 def run_checkpoint_steps(run_dir: Union[str, Path]) -> list[int]:
@@ -41,6 +41,13 @@ def run_name(run_dir: Union[str, Path]) -> str:
 
 # %% ../nbs/21_plots.ipynb #218a7fd7
 AXES = {"step": "optimizer step", "tokens_seen": "tokens seen", "words_seen": "words seen"}
+
+# %% ../nbs/21_plots.ipynb #c824b09b
+def comparison_axis(configs: list) -> str:
+    "The default x axis for comparing the runs of `configs`: step, or tokens_seen across architectures or batches."
+    archs = {c.model.architecture for c in configs}
+    tokens = {c.data.batch_size * c.training.gradient_accumulation_steps * c.data.max_sequence_length for c in configs}
+    return "step" if len(archs) <= 1 and len(tokens) <= 1 else "tokens_seen"
 
 # %% ../nbs/21_plots.ipynb #5deb4cfb
 def count_label(v: float) -> str:

@@ -18,7 +18,7 @@ from scipy import stats
 
 from .config import ConfigError, resolve_path
 from .evaluation import HeldOutLoss, Metric, MinimalPairs, Surprisal, evaluate
-from .plots import AXES, UNITS, acquisition_point, checkpoint_axis, metric_label, plot_metric, plot_phenomena
+from .plots import AXES, UNITS, acquisition_point, checkpoint_axis, comparison_axis, metric_label, plot_metric, plot_phenomena
 from .study import Study, StudyRun
 from .training.checkpointing import checkpoint_folders
 
@@ -284,13 +284,15 @@ def _markdown(study: Study, x: str, figures: list, groups: list[dict], diffs: li
 
 # %% ../nbs/24_report.ipynb #13fe2cfe
 def report_study(study: Study,
-                 x: str = "step", # the axis of curves and ages: step, tokens_seen or words_seen
+                 x: Optional[str] = None, # the axis of curves and ages: step, tokens_seen or words_seen (default:
+                                          # tokens_seen across architectures or tokens per step, else step)
                  resamples: int = 2000, # bootstrap resamples of each interval
                  seed: int = 0, # the bootstrap's random seed
                  device=None, # where checkpoints not evaluated yet are evaluated
                  log: Callable[[str], None] = print, # where progress lines go
                 ) -> Path:
     "Evaluate what is missing, then write the study's report (figures, CSV tables, report.md); the path of report.md."
+    x = x or comparison_axis([r.config for r in study.runs])
     if x not in UNITS: raise ConfigError(f"x must be one of {', '.join(UNITS)}, not {x!r}")
     rows = evaluate_study(study, device, log, progress=False)
     if not rows: raise ConfigError(f"{study.source}: no run has a checkpoint yet: run `model-foundry study run` first")

@@ -57,6 +57,19 @@ ON_DISK = {"experiment_name": "tiny", "random_seed": 0, "data": {"batch_size": 4
            "logging": {"level": "INFO", "dir": "logs"}}
 
 
+# a model section of about the same size per architecture (the conftest's tiny GPT-2 is 2 layers of width 64)
+ARCHITECTURE_SECTIONS = {
+    "gpt2": dict(layers=2, hidden_size=64, intermediate_hidden_size=128, attention_heads=4),
+    "llama": dict(architecture="llama", layers=2, hidden_size=64, intermediate_hidden_size=128, attention_heads=4,
+                  key_value_heads=2),
+    "gpt_neox": dict(architecture="gpt_neox", layers=2, hidden_size=64, intermediate_hidden_size=128, attention_heads=4),
+    "mamba": dict(architecture="mamba", layers=2, hidden_size=64, state_size=8),
+    "mamba2": dict(architecture="mamba2", layers=2, hidden_size=64, head_dim=32, state_size=8),
+    "lstm": dict(architecture="lstm", layers=2, embedding_size=48, hidden_size=64),
+    "gru": dict(architecture="gru", layers=2, embedding_size=48, hidden_size=64),
+    "rnn": dict(architecture="rnn", layers=2, embedding_size=48, hidden_size=64),
+}
+
 def tiny_config_dict(root: Path, **training) -> dict:
     "The tiny experiment as a config dict whose paths live under `root` (corpus/, tokenizer/, run/), for runs on disk."
     d = copy.deepcopy(TINY)

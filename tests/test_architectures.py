@@ -11,30 +11,18 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import last_step, run_cli, run_trainer, tiny_config_dict, trainer_command, write_config
+from conftest import ARCHITECTURE_SECTIONS, last_step, run_cli, run_trainer, tiny_config_dict, trainer_command, write_config
 
 from model_foundry.config import ExperimentConfig, load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# a model section of about the same size per architecture (the conftest's tiny GPT-2 is 2 layers of width 64)
-SECTIONS = {
-    "gpt2": dict(layers=2, hidden_size=64, intermediate_hidden_size=128, attention_heads=4),
-    "llama": dict(architecture="llama", layers=2, hidden_size=64, intermediate_hidden_size=128, attention_heads=4,
-                  key_value_heads=2),
-    "gpt_neox": dict(architecture="gpt_neox", layers=2, hidden_size=64, intermediate_hidden_size=128, attention_heads=4),
-    "mamba": dict(architecture="mamba", layers=2, hidden_size=64, state_size=8),
-    "mamba2": dict(architecture="mamba2", layers=2, hidden_size=64, head_dim=32, state_size=8),
-    "lstm": dict(architecture="lstm", layers=2, embedding_size=48, hidden_size=64),
-    "gru": dict(architecture="gru", layers=2, embedding_size=48, hidden_size=64),
-    "rnn": dict(architecture="rnn", layers=2, embedding_size=48, hidden_size=64),
-}
-ARCHS = list(SECTIONS)
+ARCHS = list(ARCHITECTURE_SECTIONS)
 
 
 def on_disk(ws: Path, arch: str, name: str) -> dict:
     d = tiny_config_dict(ws)
-    d["model"] = {**SECTIONS[arch], "dropout": 0.0, "attention_dropout": 0.0}
+    d["model"] = {**ARCHITECTURE_SECTIONS[arch], "dropout": 0.0, "attention_dropout": 0.0}
     d["training"]["output_dir"] = str(ws / name)
     d["logging"]["log_metrics_every_n_steps"] = 1
     return d
@@ -42,7 +30,7 @@ def on_disk(ws: Path, arch: str, name: str) -> dict:
 
 @pytest.mark.unit
 @pytest.mark.parametrize("arch", ARCHS)
-@pytest.mark.parametrize("variant", ["as in SECTIONS", "untied, other widths", "fitted to 300k"])
+@pytest.mark.parametrize("variant", ["as in ARCHITECTURE_SECTIONS", "untied, other widths", "fitted to 300k"])
 def test_parameter_counts_from_the_config_are_the_built_models(arch, variant):
     """`non_embedding_parameters` and `embedding_parameters` count from the config what the built model holds (tied
     or not, grouped queries, Mamba2's groups, a recurrent state wider than its embeddings); `model.parameters` gives
@@ -52,7 +40,7 @@ def test_parameter_counts_from_the_config_are_the_built_models(arch, variant):
     from model_foundry.model import count_parameters, create_model
     from model_foundry.model_config import embedding_parameters, non_embedding_parameters
     d = tiny_config_dict(Path("/nonexistent"))
-    section = dict(SECTIONS[arch])
+    section = dict(ARCHITECTURE_SECTIONS[arch])
     if variant == "untied, other widths":
         section.update(tie_word_embeddings=False, layers=3, hidden_size=96)
         if arch == "llama": section.update(key_value_heads=1, intermediate_hidden_size=200)
@@ -85,7 +73,7 @@ def test_causal_and_no_copying_on_random_tokens(arch):
 
     from model_foundry.model import create_model
     d = tiny_config_dict(Path("/nonexistent"))
-    d["model"], d["tokenizer"]["vocab_size"] = {**SECTIONS[arch], "dropout": 0.0, "attention_dropout": 0.0}, 64
+    d["model"], d["tokenizer"]["vocab_size"] = {**ARCHITECTURE_SECTIONS[arch], "dropout": 0.0, "attention_dropout": 0.0}, 64
     model = create_model(ExperimentConfig(**d))
     x = torch.randint(0, 64, (4, 32), generator=torch.Generator().manual_seed(1))
     y = x.clone(); y[:, 20:] = (x[:, 20:] + 1) % 64

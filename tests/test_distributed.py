@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Optional
 
 import pytest
-from conftest import run_python, run_trainer, tiny_config_dict, trainer_command, write_config
+from conftest import ARCHITECTURE_SECTIONS, run_python, run_trainer, tiny_config_dict, trainer_command, write_config
 
 from model_foundry.training.tracking import read_metrics as rows
 
@@ -88,6 +88,36 @@ def test_two_processes_train_as_one_with_twice_the_accumulation(temp_workspace, 
     b = losses(ws / "two-then-sharded")
     assert sorted(b) == [5, 6, 7, 8]
     same_steps(a, b, [5, 6, 7, 8])
+
+
+@pytest.mark.parametrize("arch", [pytest.param(a, marks=[] if a in ("llama", "lstm") else [pytest.mark.slow])
+                                  for a in ARCHITECTURE_SECTIONS if a != "gpt2"])
+def test_every_architecture_trains_as_one_process_replicated_or_sharded(arch, temp_workspace, tiny_corpus):
+    """Llama, GPT-NeoX, Mamba, Mamba2 and the recurrent models too: two processes (DDP, or FSDP sharding each
+    block) take the steps one process takes with twice the accumulation, to the same weights."""
+    from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM
+    ws = temp_workspace
+
+    def config(name, **training):
+        d = tiny_config_dict(ws, train_steps=8, warmup_steps=1, checkpoint_schedule=[0, 8], **training)
+        d["model"] = {**ARCHITECTURE_SECTIONS[arch], "dropout": 0.0, "attention_dropout": 0.0}
+        d["training"]["output_dir"] = str(ws / name)
+        d["logging"]["log_metrics_every_n_steps"] = 1
+        return write_config(ws, d, name)
+
+    train(ws, config("one", gradient_accumulation_steps=2))
+    train(ws, config("two", gradient_accumulation_steps=1), processes=2)
+    train(ws, config("sharded", gradient_accumulation_steps=1, distributed="fsdp"), processes=2)
+    a = losses(ws / "one")
+    assert sorted(a) == list(range(1, 9))
+    wa = load_file(ws / "one" / "checkpoint-8" / "model.safetensors")
+    for run in ("two", "sharded"):
+        same_steps(a, losses(ws / run), range(1, 9))
+        wb = load_file(ws / run / "checkpoint-8" / "model.safetensors")
+        assert set(wa) == set(wb) and max((wa[k] - wb[k]).abs().max().item() for k in wa) < 1e-5, run
+    model = AutoModelForCausalLM.from_pretrained(ws / "sharded" / "checkpoint-8")  # a whole model, gathered
+    assert type(model).__name__ == model.config.architectures[0]
 
 
 def test_a_process_that_dies_stops_the_run_and_it_resumes_with_two_or_one(temp_workspace, tiny_corpus):

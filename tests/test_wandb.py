@@ -15,6 +15,7 @@ import pytest
 from conftest import checkpoints, tiny_config_dict
 
 from model_foundry.config import ExperimentConfig, FoundryError, config_hash
+from model_foundry.model_config import non_embedding_parameters
 from model_foundry.trainer import Trainer
 from model_foundry.training.checkpointing import read_trainer_state
 from model_foundry.training.loop import TrainingLoop
@@ -122,6 +123,8 @@ def test_an_offline_run_logs_its_metrics_and_provenance_inside_the_run_directory
     assert checkpoint_id(run) == folder_id(start)
     wb, logged_config, rows = logged(start)
     assert (wb.run_id, wb.project, wb.display_name) == (folder_id(start), "tiny", "tiny")  # project: experiment name
+    assert list(wb.tags) == ["gpt2"]  # the architecture, to group a project's runs by
+    assert logged_config["non_embedding_parameters"] == non_embedding_parameters(cfg.model) > 0
     meta = json.loads((run / "checkpoint-20" / "metadata.json").read_text())
     assert logged_config["config_hash"] == config_hash(cfg) == meta["config_hash"]
     assert logged_config["data_fingerprint"] == meta["data_fingerprint"]

@@ -156,12 +156,17 @@ def _write_metadata(self: CheckpointManager, folder: Path, step: int, epoch: int
         "file_sizes": {p.relative_to(folder).as_posix(): p.stat().st_size for p in listed}})
 
 # %% ../../nbs/13_checkpointing.ipynb #68cf7605
+def _layout_twin(model: PreTrainedModel) -> PreTrainedModel:
+    "A weightless model of `model`'s own architecture, whose `save_pretrained` writes a given state as `model` would."
+    with torch.device("meta"): return AutoModelForCausalLM.from_config(model.config)
+
 @patch
 def _write(self: CheckpointManager, folder: Path, step: int, epoch: int, model, tokenizer, optimizer, lr_scheduler,
            scaler, state: dict, rank_rng: Optional[list] = None, model_state: Optional[dict] = None,
            optimizer_state: Optional[dict] = None):
     "Write every file of the checkpoint at `step` into `folder`, `metadata.json` last."
-    with no_progress_bars(): model.save_pretrained(folder, state_dict=model_state)
+    saver = model if model_state is None else _layout_twin(model)
+    with no_progress_bars(): saver.save_pretrained(folder, state_dict=model_state)
     if tokenizer is not None: tokenizer.save_pretrained(folder)
     if optimizer is not None:
         self._write_training_state(folder, step, epoch, optimizer, lr_scheduler, scaler, state, rank_rng,

@@ -88,11 +88,12 @@ def largest_of_all(value: int, # this process's value
 
 # %% ../../nbs/15_distributed.ipynb #c69f132a
 def shard_model(model: torch.nn.Module) -> torch.nn.Module:
-    "Shard `model` across the processes in place with FSDP: each transformer block on its own, then the rest."
+    "Shard `model` across the processes in place with FSDP: each block on its own (the outermost), then the rest."
     from torch.distributed.fsdp import fully_shard
-    blocks = set(getattr(model, "_no_split_modules", None) or ())
-    for m in list(model.modules()):
-        if m is not model and type(m).__name__ in blocks: fully_shard(m)
+    blocks, outer = set(getattr(model, "_no_split_modules", None) or ()), []
+    for name, m in model.named_modules():  # parents come before their children
+        if name and type(m).__name__ in blocks and not any(name.startswith(o + ".") for o in outer): outer.append(name)
+    for name in outer: fully_shard(model.get_submodule(name))
     fully_shard(model)
     return model
 

@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 from ..config import ExperimentConfig, FoundryError, LoggingConfig
 from ..helpers import atomic_write, read_json, read_jsonl, write_json
+from ..model_config import non_embedding_parameters
 
 # %% auto #0
 __all__ = ['logger', 'WANDB_RUN_FILE', 'WANDB_DEFAULTS', 'JsonLines', 'ConsoleFormatter', 'ConsoleHandler', 'setup_logging',
@@ -233,7 +234,9 @@ def init_wandb(c: ExperimentConfig, # the experiment
     run_id = run_id or _recorded_wandb_id(output_dir / WANDB_RUN_FILE)
     try:
         run = wandb.init(project=c.logging.wandb_project or c.experiment_name, name=c.experiment_name,
-                         config={**c.model_dump(mode="json"), **provenance}, dir=str(output_dir), id=run_id,
+                         config={**c.model_dump(mode="json"), **provenance,
+                                 "non_embedding_parameters": non_embedding_parameters(c.model)},
+                         tags=[c.model.architecture], dir=str(output_dir), id=run_id,
                          resume="allow", mode=os.environ.get("WANDB_MODE") or None,
                          settings=wandb.Settings(**wandb_settings()))
     except Exception as e:  # no login, no network, a bad project name: the user's to fix
