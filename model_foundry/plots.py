@@ -67,7 +67,8 @@ def checkpoint_axis(ax, # a matplotlib Axes
     "Put `ax`'s x axis on a log10(x + 1) scale, with ticks at 0, 1, 10, 100, ... so checkpoint 0 is shown."
     ax.set_xscale("function", functions=(_log1, _log1_inv))
     ax.xaxis.set_major_locator(FixedLocator([0] + [10 ** k for k in range(16)]))
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, pos: count_label(v)))
+    crowded = lambda: _log1(ax.get_xlim()[1]) > 3  # over 3 decades, 0 and 1 sit too close to both be labelled
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, pos: "" if v == 1 and crowded() else count_label(v)))
     ax.xaxis.set_minor_locator(FixedLocator([m * 10 ** k for k in range(16) for m in (2, 5)]))
     ax.xaxis.set_minor_formatter(NullFormatter())
     if ax.get_autoscalex_on(): ax.autoscale_view(scaley=False)  # limits found on another scale are redone on this one
