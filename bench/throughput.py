@@ -83,8 +83,8 @@ def parse_args():
     p.add_argument("--architectures", default="gpt2", help="comma-separated architectures, or all (default gpt2); "
                                                               "each fitted to the size of the GPT-2 below")
     p.add_argument("--hf", action="store_true", help="with several architectures, time the HF Trainer too")
-    p.add_argument("--round-seconds", type=float, default=40, help="with several architectures and no --steps, the "
-                   "steps of a round are as many as take about this long (5 to 30; default 40)")
+    p.add_argument("--round-seconds", type=float, default=40, help="with several architectures and no --steps, a "
+                   "round has as many steps as take about this long, from 5 to 30 (default 40 seconds)")
     p.add_argument("--layers", type=int, default=4, help="transformer blocks (default 4)")
     p.add_argument("--hidden", type=int, default=128, help="width; the MLP is 4x as wide (default 128)")
     p.add_argument("--heads", type=int, default=4, help="attention heads (default 4)")

@@ -218,7 +218,13 @@ MLP_RATIO = {"gpt2": 4.0, "gpt_neox": 4.0, "llama": 8 / 3}
 TOLERANCE = 0.02  # |fitted / asked - 1|, at most
 
 # %% ../nbs/02_model_config.ipynb #acab4144
-def _rotated(m: ModelConfig) -> float: return m.rotary_pct if m.architecture == "gpt_neox" else 1.0
+def _rotated_dims(m: ModelConfig, d: int) -> int:
+    "How many of each head's dimensions a rotary transformer of width `d` rotates (all, or GPT-NeoX's rotary_pct)."
+    return int(d // m.attention_heads * (m.rotary_pct if m.architecture == "gpt_neox" else 1.0))
+
+def _odd_rotation(m: ModelConfig, d: int) -> bool:
+    "Whether width `d` gives Llama's or GPT-NeoX's heads an odd number of rotated dimensions (RoPE rotates pairs)."
+    return m.architecture in ("llama", "gpt_neox") and _rotated_dims(m, d) % 2 == 1
 
 def _head_dim(m: ModelConfig, d: int) -> Optional[int]:
     "Mamba2's head width for width `d`: the config's, or the widest from 8 to 64 that splits the inner width."
@@ -229,19 +235,18 @@ def _widths(m: ModelConfig):
     "The widths `m`'s architecture can take, smallest first, each as the fields that make it."
     if m.family == "transformer":
         h = m.attention_heads
-        return ({"hidden_size": d} for d in range(h, 1 << 16, h)
-                if m.architecture == "gpt2" or int(d // h * _rotated(m)) % 2 == 0)
+        return ({"hidden_size": d} for d in range(h, 1 << 16, h) if not _odd_rotation(m, d))
     if m.architecture == "mamba2":
-        return ({"hidden_size": d, "head_dim": _head_dim(m, d)} for d in range(1, 1 << 16) if _head_dim(m, d))
+        return ({"hidden_size": d, "head_dim": hd} for d in range(1, 1 << 16) if (hd := _head_dim(m, d)))
     return ({"hidden_size": d} for d in range(1, 1 << 16))
 
 def _nearest(m: ModelConfig, target: int, count) -> dict:
     "The width whose `count(fields)` is nearest `target` (counts grow with the width)."
-    below = None
+    below = None  # (fields, count) of the widest width still under the target
     for w in _widths(m):
-        if count(w) >= target: return w if below is None or count(w) - target < target - count(below) else below
-        below = w
-    return below
+        if (n := count(w)) >= target: return w if below is None or n - target < target - below[1] else below[0]
+        below = (w, n)
+    return below[0]
 
 def _try(m: ModelConfig, **fields) -> ModelConfig:
     return m.model_copy(update=fields)  # a copy, not validated: only counted
@@ -250,12 +255,14 @@ def _try(m: ModelConfig, **fields) -> ModelConfig:
 def _fit(m: ModelConfig, target: int) -> dict:
     "The fields that bring `m` nearest `target` non-embedding parameters."
     free_d, free_f = m.hidden_size is None, m.family == "transformer" and m.intermediate_hidden_size is None
-    fields, tied = {}, m.family != "recurrent" or m.embedding_size is None  # the embedding width follows
+    follows = m.family != "recurrent" or m.embedding_size is None  # the embedding width is the hidden width
+    fields = {}
     if free_d:
-        mlp = lambda d: round(MLP_RATIO[m.architecture] * d) if free_f else m.intermediate_hidden_size
-        fields = _nearest(m, target, lambda w: non_embedding_parameters(_try(
-            m, **w, intermediate_hidden_size=mlp(w["hidden_size"]), **({"embedding_size": w["hidden_size"]} if tied else {}))))
-        if tied: fields["embedding_size"] = fields["hidden_size"]
+        def shape(w: dict) -> dict:  # a width, with the MLP at the family's ratio and the embedding width following
+            d = w["hidden_size"]
+            return {**w, **({"intermediate_hidden_size": round(MLP_RATIO[m.architecture] * d)} if free_f else {}),
+                    **({"embedding_size": d} if follows else {})}
+        fields = shape(_nearest(m, target, lambda w: non_embedding_parameters(_try(m, **shape(w)))))
     if free_f:  # the count grows by `per` with each unit of MLP width
         d = fields.get("hidden_size", m.hidden_size)
         base = non_embedding_parameters(_try(m, **{**fields, "hidden_size": d, "intermediate_hidden_size": 0}))
@@ -266,7 +273,8 @@ def _fit(m: ModelConfig, target: int) -> dict:
 def fit_size(m: ModelConfig):
     "Fill the widths `m` leaves out so that its model has `m.parameters` non-embedding parameters, within 2%."
     if m.parameters is None: return
-    missing = [f for f in ("layers", "attention_heads")[:1 + (m.family == "transformer")] if getattr(m, f) is None]
+    needed = ("layers", "attention_heads") if m.family == "transformer" else ("layers",)
+    missing = [f for f in needed if getattr(m, f) is None]
     if missing:
         raise ValueError(f"model.parameters fits the widths to a depth you choose: give model.{', model.'.join(missing)}")
     target, fields = m.parameters, _fit(m, m.parameters)
@@ -303,10 +311,9 @@ def check_shape(m: ModelConfig):
         raise ValueError(f"mamba2 splits expand × hidden_size ({m.expand * m.hidden_size}) into heads of head_dim "
                          f"({m.head_dim}), in n_groups ({m.n_groups}) groups: choose a head_dim that divides it "
                          f"and an n_groups that divides the number of heads")
-    if m.architecture in ("llama", "gpt_neox") and int(m.hidden_size // m.attention_heads * _rotated(m)) % 2:
-        raise ValueError(f"{m.architecture} rotates {int(m.hidden_size // m.attention_heads * _rotated(m))} "
-                         f"dimensions of each head, an odd number: choose hidden_size and attention_heads (and "
-                         f"rotary_pct) that make it even")
+    if _odd_rotation(m, m.hidden_size):
+        raise ValueError(f"{m.architecture} rotates {_rotated_dims(m, m.hidden_size)} dimensions of each head, an odd "
+                         f"number: choose hidden_size and attention_heads (and rotary_pct) that make it even")
     if m.bidirectional:
         raise ValueError(f"a bidirectional {m.architecture} sees the tokens it predicts, so it cannot be trained as a "
                          f"causal language model: set bidirectional: false")

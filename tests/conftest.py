@@ -82,6 +82,15 @@ def tiny_config_dict(root: Path, **training) -> dict:
     return d
 
 
+def architecture_config_dict(ws: Path, arch: str, name: str, **training) -> dict:
+    "The tiny experiment with `arch`'s model section (no dropout), training into `ws/name`, a metrics row every step."
+    d = tiny_config_dict(ws, **training)
+    d["model"] = {**ARCHITECTURE_SECTIONS[arch], "dropout": 0.0, "attention_dropout": 0.0}
+    d["training"]["output_dir"] = str(ws / name)
+    d["logging"]["log_metrics_every_n_steps"] = 1
+    return d
+
+
 @pytest.fixture
 def tiny_config():
     "A minimal valid `ExperimentConfig` (2 layers, width 64, 10 steps) for tests that do not touch the disk."

@@ -11,21 +11,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ARCHITECTURE_SECTIONS, last_step, run_cli, run_trainer, tiny_config_dict, trainer_command, write_config
+from conftest import ARCHITECTURE_SECTIONS, architecture_config_dict, last_step, run_cli, run_trainer, tiny_config_dict, trainer_command, write_config
 
 from model_foundry.config import ExperimentConfig, load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
 ARCHS = list(ARCHITECTURE_SECTIONS)
-
-
-def on_disk(ws: Path, arch: str, name: str) -> dict:
-    d = tiny_config_dict(ws)
-    d["model"] = {**ARCHITECTURE_SECTIONS[arch], "dropout": 0.0, "attention_dropout": 0.0}
-    d["training"]["output_dir"] = str(ws / name)
-    d["logging"]["log_metrics_every_n_steps"] = 1
-    return d
 
 
 @pytest.mark.unit
@@ -104,7 +96,7 @@ def test_trains_resumes_after_a_kill_and_is_evaluated(arch, temp_workspace, tiny
 
     from model_foundry.evaluation import HeldOutLoss, MinimalPairs, WeightNorms, evaluate
     ws = temp_workspace
-    full, cut = (write_config(ws, on_disk(ws, arch, name), name) for name in ("full", "cut"))
+    full, cut = (write_config(ws, architecture_config_dict(ws, arch, name), name) for name in ("full", "cut"))
     r = run_trainer(full, cwd=ws)
     assert r.returncode == 0, r.stderr[-3000:]
     kill_after = random.Random(arch).randint(6, 17)  # after the checkpoint at 5 or 10, before the last at 20

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Optional
 
 import pytest
-from conftest import ARCHITECTURE_SECTIONS, run_python, run_trainer, tiny_config_dict, trainer_command, write_config
+from conftest import ARCHITECTURE_SECTIONS, architecture_config_dict, run_python, run_trainer, tiny_config_dict, trainer_command, write_config
 
 from model_foundry.training.tracking import read_metrics as rows
 
@@ -100,10 +100,7 @@ def test_every_architecture_trains_as_one_process_replicated_or_sharded(arch, te
     ws = temp_workspace
 
     def config(name, **training):
-        d = tiny_config_dict(ws, train_steps=8, warmup_steps=1, checkpoint_schedule=[0, 8], **training)
-        d["model"] = {**ARCHITECTURE_SECTIONS[arch], "dropout": 0.0, "attention_dropout": 0.0}
-        d["training"]["output_dir"] = str(ws / name)
-        d["logging"]["log_metrics_every_n_steps"] = 1
+        d = architecture_config_dict(ws, arch, name, train_steps=8, warmup_steps=1, checkpoint_schedule=[0, 8], **training)
         return write_config(ws, d, name)
 
     train(ws, config("one", gradient_accumulation_steps=2))
